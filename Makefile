@@ -1,0 +1,48 @@
+# Both targets do all set-up on a fresh machine: they create .venv (and .venv-checkov) when missing.
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+.PHONY: test drill lint unit integration validate clean bench
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[test,emulator]'
+	touch $(STAMP)
+
+# checkov's own pins clash with cfn-lint's, so it lives in an environment of its own.
+$(CHECKOV_STAMP): requirements/checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements/checkov.txt
+	touch $(CHECKOV_STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+test: $(STAMP) $(CHECKOV_STAMP) lint
+	STREAMFLIX_DR_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+validate: $(STAMP) $(CHECKOV_STAMP)
+	STREAMFLIX_DR_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/streamflix-dr validate
+
+drill: $(STAMP)
+	$(VENV)/bin/streamflix-dr drill --emulator
+
+bench: $(STAMP) $(CHECKOV_STAMP)
+	STREAMFLIX_DR_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) cfn-outputs reports .pytest_cache .mypy_cache .ruff_cache

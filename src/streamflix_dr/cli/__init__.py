@@ -1,0 +1,1 @@
+"""The ``streamflix-dr`` command line: thin click commands over the library."""

@@ -1,0 +1,164 @@
+"""Names that code relies on: template parameters, outputs, stack names, regions.
+
+Every output and parameter name the package reads or passes lives here, and
+``tests/unit/test_constants_template.py`` checks them against the template, so a
+rename in one place without the other fails the tests.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+APPLICATION: Final = "streamflix"
+PRIMARY_REGION: Final = "eu-west-2"
+DR_REGION: Final = "us-east-1"
+MAIN_TEMPLATE: Final = "streamflix-dr.yaml"
+
+# CloudFormation accepts at most 51,200 bytes as TemplateBody; larger bodies go through S3 (TemplateURL).
+TEMPLATE_BODY_LIMIT: Final = 51_200
+
+
+class Role(StrEnum):
+    """The part a region plays."""
+
+    PRIMARY = "primary"
+    DR = "dr"
+
+
+class Phase(StrEnum):
+    """Deploy phase: ``base`` for the DR region before the primary exists, ``full`` otherwise."""
+
+    BASE = "base"
+    FULL = "full"
+
+
+def stack_name(role: Role | str, suffix: str) -> str:
+    """The stack name of a role for an environment suffix (``streamflix-dr-primary-<suffix>``)."""
+    return f"{APPLICATION}-dr-{Role(role).value}-{suffix}"
+
+
+class Param:
+    """Template parameter names."""
+
+    ENVIRONMENT_SUFFIX: Final = "EnvironmentSuffix"
+    ENVIRONMENT: Final = "Environment"
+    APPLICATION: Final = "Application"
+    COST_CENTER: Final = "CostCenter"
+    ROLE: Final = "Role"
+    PHASE: Final = "Phase"
+    PEER_REGION: Final = "PeerRegion"
+    VPC_CIDR: Final = "VpcCidr"
+    PUBLIC_SUBNET_CIDRS: Final = "PublicSubnetCidrs"
+    PRIVATE_SUBNET_CIDRS: Final = "PrivateSubnetCidrs"
+    ISOLATED_SUBNET_CIDRS: Final = "IsolatedSubnetCidrs"
+    NAT_GATEWAY_COUNT: Final = "NatGatewayCount"
+    DB_INSTANCE_CLASS: Final = "DbInstanceClass"
+    DB_ALLOCATED_STORAGE: Final = "DbAllocatedStorage"
+    DB_ENGINE_VERSION: Final = "DbEngineVersion"
+    DB_BACKUP_RETENTION_DAYS: Final = "DbBackupRetentionDays"
+    DB_DELETION_PROTECTION: Final = "DbDeletionProtection"
+    DB_MASTER_USERNAME: Final = "DbMasterUsername"
+    DB_MONITORING_INTERVAL: Final = "DbMonitoringInterval"
+    PRIMARY_DB_ARN: Final = "PrimaryDbArn"
+    DR_FILE_SYSTEM_ID: Final = "DrFileSystemId"
+    DR_KMS_KEY_ARN: Final = "DrKmsKeyArn"
+    DR_BACKUP_VAULT_ARN: Final = "DrBackupVaultArn"
+    EFS_REPLICATION_OVERWRITE_PROTECTION: Final = "EfsReplicationOverwriteProtection"
+    REDIS_NODE_TYPE: Final = "RedisNodeType"
+    REDIS_ENGINE_VERSION: Final = "RedisEngineVersion"
+    REDIS_SNAPSHOT_RETENTION_DAYS: Final = "RedisSnapshotRetentionDays"
+    ENABLE_GLOBAL_DATASTORE: Final = "EnableGlobalDatastore"
+    GLOBAL_DATASTORE_ID: Final = "GlobalDatastoreId"
+    IMAGE_TAG: Final = "ImageTag"
+    CONTAINER_PORT: Final = "ContainerPort"
+    TASK_CPU: Final = "TaskCpu"
+    TASK_MEMORY: Final = "TaskMemory"
+    DESIRED_COUNT: Final = "DesiredCount"
+    MIN_CAPACITY: Final = "MinCapacity"
+    MAX_CAPACITY: Final = "MaxCapacity"
+    CERTIFICATE_ARN: Final = "CertificateArn"
+    HOSTED_ZONE_ID: Final = "HostedZoneId"
+    DOMAIN_NAME: Final = "DomainName"
+    PRIMARY_HEALTH_CHECK_ID: Final = "PrimaryHealthCheckId"
+    ALARM_EMAIL: Final = "AlarmEmail"
+    LOG_RETENTION_DAYS: Final = "LogRetentionDays"
+    BACKUP_RETENTION_DAYS: Final = "BackupRetentionDays"
+    FAILOVER_APPROVAL_REQUIRED: Final = "FailoverApprovalRequired"
+    ARTIFACT_BUCKET: Final = "ArtifactBucket"
+    AUTOMATION_CODE_KEY: Final = "AutomationCodeKey"
+
+
+class Output:
+    """Stack output names that the CLI reads. Which role exports which is in ``OUTPUTS_BY_ROLE``."""
+
+    VPC_ID: Final = "VpcId"
+    KMS_KEY_ARN: Final = "KmsKeyArn"
+    DB_INSTANCE_IDENTIFIER: Final = "DbInstanceIdentifier"
+    DB_INSTANCE_ARN: Final = "DbInstanceArn"
+    DB_ENDPOINT_ADDRESS: Final = "DbEndpointAddress"
+    DB_SECRET_NAME: Final = "DbSecretName"
+    REDIS_AUTH_SECRET_NAME: Final = "RedisAuthSecretName"
+    FILE_SYSTEM_ID: Final = "FileSystemId"
+    ACCESS_POINT_ID: Final = "AccessPointId"
+    REDIS_REPLICATION_GROUP_ID: Final = "RedisReplicationGroupId"
+    REDIS_PRIMARY_ENDPOINT: Final = "RedisPrimaryEndpoint"
+    GLOBAL_DATASTORE_ID: Final = "GlobalDatastoreId"
+    ECS_CLUSTER_NAME: Final = "EcsClusterName"
+    ECS_SERVICE_NAME: Final = "EcsServiceName"
+    LOAD_BALANCER_DNS_NAME: Final = "LoadBalancerDnsName"
+    TARGET_GROUP_ARN: Final = "TargetGroupArn"
+    ECR_REPOSITORY_NAME: Final = "EcrRepositoryName"
+    BACKUP_VAULT_NAME: Final = "BackupVaultName"
+    BACKUP_VAULT_ARN: Final = "BackupVaultArn"
+    ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+    CLOUDTRAIL_BUCKET_NAME: Final = "CloudTrailBucketName"
+    ACCESS_LOGS_BUCKET_NAME: Final = "AccessLogsBucketName"
+    HEALTH_CHECK_ID: Final = "HealthCheckId"
+    DASHBOARD_NAME: Final = "DashboardName"
+    FAILOVER_STATE_MACHINE_ARN: Final = "FailoverStateMachineArn"
+    APP_URL: Final = "AppUrl"
+
+
+_COMMON_OUTPUTS: Final = (
+    Output.VPC_ID,
+    Output.KMS_KEY_ARN,
+    Output.FILE_SYSTEM_ID,
+    Output.ACCESS_POINT_ID,
+    Output.REDIS_REPLICATION_GROUP_ID,
+    Output.ECS_CLUSTER_NAME,
+    Output.ECS_SERVICE_NAME,
+    Output.LOAD_BALANCER_DNS_NAME,
+    Output.TARGET_GROUP_ARN,
+    Output.ECR_REPOSITORY_NAME,
+    Output.BACKUP_VAULT_NAME,
+    Output.BACKUP_VAULT_ARN,
+    Output.ALARM_TOPIC_ARN,
+    Output.ACCESS_LOGS_BUCKET_NAME,
+    Output.DASHBOARD_NAME,
+    Output.APP_URL,
+    Output.DB_SECRET_NAME,
+    Output.REDIS_AUTH_SECRET_NAME,
+)
+
+# (role, phase) -> the outputs that must exist unconditionally in that stack.
+# Conditional ones (GlobalDatastoreId, HealthCheckId) are checked by the code that needs them.
+OUTPUTS_BY_ROLE: Final[dict[tuple[Role, Phase], tuple[str, ...]]] = {
+    (Role.DR, Phase.BASE): _COMMON_OUTPUTS,
+    (Role.PRIMARY, Phase.FULL): (
+        *_COMMON_OUTPUTS,
+        Output.DB_INSTANCE_IDENTIFIER,
+        Output.DB_INSTANCE_ARN,
+        Output.DB_ENDPOINT_ADDRESS,
+        Output.REDIS_PRIMARY_ENDPOINT,
+        Output.CLOUDTRAIL_BUCKET_NAME,
+    ),
+    (Role.DR, Phase.FULL): (
+        *_COMMON_OUTPUTS,
+        Output.DB_INSTANCE_IDENTIFIER,
+        Output.DB_INSTANCE_ARN,
+        Output.DB_ENDPOINT_ADDRESS,
+        Output.REDIS_PRIMARY_ENDPOINT,
+        Output.FAILOVER_STATE_MACHINE_ARN,
+    ),
+}

@@ -1,0 +1,1 @@
+"""Embedded AWS emulator: moto plus what StreamFlix DR needs and moto lacks."""
