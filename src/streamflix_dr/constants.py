@@ -118,6 +118,10 @@ class Output:
     DASHBOARD_NAME: Final = "DashboardName"
     FAILOVER_STATE_MACHINE_ARN: Final = "FailoverStateMachineArn"
     APP_URL: Final = "AppUrl"
+    JOURNAL_TABLE_NAME: Final = "JournalTableName"
+    FAILOVER_FUNCTION_NAME: Final = "FailoverFunctionName"
+    READINESS_FUNCTION_NAME: Final = "ReadinessFunctionName"
+    PRIMARY_HEALTH_ALARM_NAME: Final = "PrimaryHealthAlarmName"
 
 
 _COMMON_OUTPUTS: Final = (
@@ -139,6 +143,7 @@ _COMMON_OUTPUTS: Final = (
     Output.APP_URL,
     Output.DB_SECRET_NAME,
     Output.REDIS_AUTH_SECRET_NAME,
+    Output.JOURNAL_TABLE_NAME,
 )
 
 # (role, phase) -> the outputs that must exist unconditionally in that stack.
@@ -160,5 +165,21 @@ OUTPUTS_BY_ROLE: Final[dict[tuple[Role, Phase], tuple[str, ...]]] = {
         Output.DB_ENDPOINT_ADDRESS,
         Output.REDIS_PRIMARY_ENDPOINT,
         Output.FAILOVER_STATE_MACHINE_ARN,
+        Output.FAILOVER_FUNCTION_NAME,
+        Output.READINESS_FUNCTION_NAME,
+        Output.PRIMARY_HEALTH_ALARM_NAME,
     ),
 }
+
+
+class StepId(StrEnum):
+    """Failover runbook steps. The CLI runner and the in-cloud state machine use the same ids."""
+
+    FENCE_PRIMARY = "fence-primary"
+    PROMOTE_DB = "promote-db"
+    FAILOVER_EFS = "failover-efs"
+    FAILOVER_REDIS = "failover-redis"
+    STOP_SECRET_REPLICATION = "stop-secret-replication"
+    SCALE_ECS = "scale-ecs"
+    SWITCH_DNS = "switch-dns"
+    VERIFY_SERVING = "verify-serving"
