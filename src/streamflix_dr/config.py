@@ -108,6 +108,8 @@ class Environment:
             Param.DESIRED_COUNT: str(rc.desired_count),
             Param.MIN_CAPACITY: str(rc.min_capacity),
             Param.MAX_CAPACITY: str(rc.max_capacity),
+            # What the DR service scales to on failover: the primary's full capacity.
+            Param.FAILOVER_DESIRED_COUNT: str(self.primary.desired_count),
             Param.CERTIFICATE_ARN: rc.certificate_arn,
             Param.HOSTED_ZONE_ID: self.hosted_zone_id,
             Param.DOMAIN_NAME: self.domain_name,

@@ -77,6 +77,7 @@ class Param:
     DESIRED_COUNT: Final = "DesiredCount"
     MIN_CAPACITY: Final = "MinCapacity"
     MAX_CAPACITY: Final = "MaxCapacity"
+    FAILOVER_DESIRED_COUNT: Final = "FailoverDesiredCount"
     CERTIFICATE_ARN: Final = "CertificateArn"
     HOSTED_ZONE_ID: Final = "HostedZoneId"
     DOMAIN_NAME: Final = "DomainName"
@@ -157,6 +158,7 @@ OUTPUTS_BY_ROLE: Final[dict[tuple[Role, Phase], tuple[str, ...]]] = {
         Output.DB_ENDPOINT_ADDRESS,
         Output.REDIS_PRIMARY_ENDPOINT,
         Output.CLOUDTRAIL_BUCKET_NAME,
+        Output.HEALTH_CHECK_ID,
     ),
     (Role.DR, Phase.FULL): (
         *_COMMON_OUTPUTS,
