@@ -1,5 +1,9 @@
 # Both targets do all set-up on a fresh machine: they create .venv (and .venv-checkov) when missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
+# Some machines' pip config names local indexes that do not exist; their warnings are noise.
+QUIET_PIP := 2>&1 | { grep -v '^WARNING: Location' || true; }
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
@@ -10,15 +14,15 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[test,emulator]'
+	$(PY) -m pip install -q --upgrade pip $(QUIET_PIP)
+	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[test,emulator]' $(QUIET_PIP)
 	touch $(STAMP)
 
 # checkov's own pins clash with cfn-lint's, so it lives in an environment of its own.
 $(CHECKOV_STAMP): requirements/checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements/checkov.txt
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip $(QUIET_PIP)
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements/checkov.txt $(QUIET_PIP)
 	touch $(CHECKOV_STAMP)
 
 lint: $(STAMP)

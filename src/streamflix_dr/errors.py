@@ -19,7 +19,9 @@ class ConfigError(StreamflixDrError):
 
     exit_code = 2
 
-    def __init__(self, field: str, value: object, problem: str, fix: str, *, source: str | None = None) -> None:
+    def __init__(
+        self, field: str, value: object, problem: str, fix: str, *, source: str | None = None
+    ) -> None:
         self.field = field
         self.value = value
         self.source = source

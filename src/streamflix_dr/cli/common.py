@@ -35,7 +35,9 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )
     @click.option("--emulator", is_flag=True, help="Start the embedded AWS emulator in-process and use it.")
     @functools.wraps(func)
-    def wrapper(*args: Any, profile: str | None, endpoint_url: str | None, emulator: bool, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any, profile: str | None, endpoint_url: str | None, emulator: bool, **kwargs: Any
+    ) -> Any:
         with open_target(profile=profile, endpoint_url=endpoint_url, emulator=emulator) as app:
             return func(*args, app=app, **kwargs)
 
