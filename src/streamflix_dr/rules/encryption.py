@@ -1,0 +1,244 @@
+"""DR rules E9101/E9102: encryption at rest and in transit on every data store and listener."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+from streamflix_dr.rules import _common as c
+
+
+def _has(p: dict[str, Any], key: str) -> bool:
+    return key in p and p[key] not in (None, "")
+
+
+def _at_rest_problems(rtype: str, p: dict[str, Any]) -> list[tuple[str, str]]:
+    """(property, problem) pairs for a resource's at-rest settings."""
+    out: list[tuple[str, str]] = []
+    if rtype == "AWS::RDS::DBInstance":
+        if _has(p, "SourceDBInstanceIdentifier"):
+            # A replica inherits encryption; cross-region it must name a key in its own region.
+            if not _has(p, "KmsKeyId"):
+                out.append(("KmsKeyId", "a read replica needs KmsKeyId (a key in its own region)"))
+        else:
+            if not c.is_true(p.get("StorageEncrypted")):
+                out.append(("StorageEncrypted", "StorageEncrypted must be true"))
+            if not _has(p, "KmsKeyId"):
+                out.append(("KmsKeyId", "KmsKeyId must name a customer managed key"))
+    elif rtype == "AWS::RDS::DBCluster":
+        if not c.is_true(p.get("StorageEncrypted")):
+            out.append(("StorageEncrypted", "StorageEncrypted must be true"))
+        if not _has(p, "KmsKeyId"):
+            out.append(("KmsKeyId", "KmsKeyId must name a customer managed key"))
+    elif rtype == "AWS::EFS::FileSystem":
+        if not c.is_true(p.get("Encrypted")):
+            out.append(("Encrypted", "Encrypted must be true"))
+        if not _has(p, "KmsKeyId"):
+            out.append(("KmsKeyId", "KmsKeyId must name a customer managed key"))
+    elif rtype == "AWS::ElastiCache::ReplicationGroup":
+        # A Global Datastore secondary inherits encryption from the global group.
+        if not _has(p, "GlobalReplicationGroupId") and not c.is_true(p.get("AtRestEncryptionEnabled")):
+            out.append(("AtRestEncryptionEnabled", "AtRestEncryptionEnabled must be true"))
+    elif rtype == "AWS::S3::Bucket":
+        sse = p.get("BucketEncryption", {})
+        rules = sse.get("ServerSideEncryptionConfiguration") if isinstance(sse, dict) else None
+        if not rules:
+            out.append(("BucketEncryption", "BucketEncryption.ServerSideEncryptionConfiguration must be set"))
+    elif rtype == "AWS::SNS::Topic":
+        if not _has(p, "KmsMasterKeyId"):
+            out.append(("KmsMasterKeyId", "KmsMasterKeyId must be set"))
+    elif rtype == "AWS::SQS::Queue":
+        if not _has(p, "KmsMasterKeyId") and not c.is_true(p.get("SqsManagedSseEnabled")):
+            out.append(("KmsMasterKeyId", "KmsMasterKeyId (or SqsManagedSseEnabled: true) must be set"))
+    elif rtype == "AWS::Logs::LogGroup":
+        if not _has(p, "KmsKeyId"):
+            out.append(("KmsKeyId", "KmsKeyId must be set"))
+    elif rtype == "AWS::DynamoDB::Table":
+        sse = p.get("SSESpecification")
+        if not (
+            isinstance(sse, dict) and c.is_true(sse.get("SSEEnabled")) and sse.get("SSEType", "KMS") == "KMS"
+        ):
+            out.append(("SSESpecification", "SSESpecification must have SSEEnabled: true and SSEType: KMS"))
+    elif rtype == "AWS::SecretsManager::Secret" and not _has(p, "KmsKeyId"):
+        out.append(("KmsKeyId", "KmsKeyId must name a customer managed key"))
+    return out
+
+
+_AT_REST_FIX = {
+    "KmsKeyId": "reference the stack's KMS key (e.g. !GetAtt KmsKey.Arn)",
+    "KmsMasterKeyId": "reference the stack's KMS key (e.g. !Ref KmsKey)",
+}
+
+
+class DrEncryptionAtRest(CloudFormationLintRule):
+    """Every data store is encrypted at rest with a KMS key."""
+
+    id = "E9101"
+    shortdesc = "Data stores are encrypted at rest"
+    description = (
+        "RDS (StorageEncrypted + KmsKeyId; replicas KmsKeyId), EFS (Encrypted + KmsKeyId), ElastiCache "
+        "(AtRestEncryptionEnabled), S3 (BucketEncryption), SNS/SQS (KmsMasterKeyId), CloudWatch Logs "
+        "(KmsKeyId), DynamoDB (SSE KMS) and Secrets Manager (KmsKeyId) must be encrypted at rest in "
+        "every condition combination under which they are created."
+    )
+    source_url = (
+        "https://docs.aws.amazon.com/prescriptive-guidance/latest/encryption-best-practices/welcome.html"
+    )
+    tags = ["resources", "encryption", "streamflix-dr"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches: list[RuleMatch] = []
+        seen: set[str] = set()
+        for name, res in c.resources(cfn):
+            rtype = res["Type"]
+            for scenario, resolved in c.resource_scenarios(cfn, name, res):
+                for prop, problem in _at_rest_problems(rtype, c.props(resolved)):
+                    msg = f"{rtype} {name}: {problem}{c.describe(scenario)}"
+                    if msg in seen:
+                        continue
+                    seen.add(msg)
+                    fix = _AT_REST_FIX.get(prop, f"set {prop}")
+                    matches.append(RuleMatch(["Resources", name, "Properties", prop], f"{msg}. Fix: {fix}"))
+        return matches
+
+
+def _listener_problem(p: dict[str, Any]) -> str | None:
+    protocol = str(p.get("Protocol", ""))
+    if protocol in ("HTTPS", "TLS"):
+        return None
+    if protocol in ("HTTP", "TCP", "UDP", "TCP_UDP", ""):
+        actions = p.get("DefaultActions")
+        if protocol == "HTTP" and isinstance(actions, list) and actions:
+            redirects = [
+                a
+                for a in actions
+                if isinstance(a, dict)
+                and a.get("Type") == "redirect"
+                and isinstance(a.get("RedirectConfig"), dict)
+                and a["RedirectConfig"].get("Protocol") == "HTTPS"
+            ]
+            if len(redirects) == len(actions):
+                return None
+        shown = protocol or "(none)"
+        return f"listener protocol {shown} must be HTTPS/TLS, or HTTP that only redirects to HTTPS"
+    return None
+
+
+def _in_transit_problems(
+    cfn: Any, rtype: str, name: str, p: dict[str, Any]
+) -> list[tuple[list[Any], str, str]]:
+    """(path below Properties, problem, fix) for a resource's in-transit settings."""
+    out: list[tuple[list[Any], str, str]] = []
+    if rtype == "AWS::ElasticLoadBalancingV2::Listener":
+        problem = _listener_problem(p)
+        if problem:
+            out.append(
+                (
+                    ["Protocol"],
+                    problem,
+                    "use Protocol: HTTPS with Certificates, or make the HTTP listener redirect to HTTPS",
+                )
+            )
+    elif rtype == "AWS::ElastiCache::ReplicationGroup" and not _has(p, "GlobalReplicationGroupId"):
+        if not c.is_true(p.get("TransitEncryptionEnabled")):
+            out.append(
+                (["TransitEncryptionEnabled"], "TransitEncryptionEnabled must be true", "set it to true")
+            )
+        if p.get("TransitEncryptionMode", "required") != "required":
+            out.append(
+                (["TransitEncryptionMode"], "TransitEncryptionMode must be required", "set it to required")
+            )
+    elif rtype == "AWS::ECS::TaskDefinition":
+        for i, vol in enumerate(p.get("Volumes", []) or []):
+            efs = vol.get("EFSVolumeConfiguration") if isinstance(vol, dict) else None
+            if isinstance(efs, dict) and efs.get("TransitEncryption") != "ENABLED":
+                out.append(
+                    (
+                        ["Volumes", i, "EFSVolumeConfiguration", "TransitEncryption"],
+                        f"EFS volume {vol.get('Name', i)!s} must set TransitEncryption: ENABLED",
+                        "set TransitEncryption: ENABLED",
+                    )
+                )
+    elif rtype == "AWS::RDS::DBParameterGroup":
+        family = str(p.get("Family", ""))
+        params = p.get("Parameters", {}) if isinstance(p.get("Parameters"), dict) else {}
+        if family.startswith("postgres") and str(params.get("rds.force_ssl", "0")) != "1":
+            out.append((["Parameters"], "rds.force_ssl must be '1'", "add rds.force_ssl: '1' to Parameters"))
+    elif rtype == "AWS::S3::Bucket":
+        if not _tls_deny_for(cfn, "AWS::S3::BucketPolicy", "Bucket", name):
+            out.append(
+                (
+                    [],
+                    "no bucket policy denies requests with aws:SecureTransport false",
+                    "add an AWS::S3::BucketPolicy with a Deny on aws:SecureTransport: 'false'",
+                )
+            )
+    elif rtype == "AWS::EFS::FileSystem" and not _denies_plain_transport(p.get("FileSystemPolicy")):
+        out.append(
+            (
+                ["FileSystemPolicy"],
+                "FileSystemPolicy does not deny requests with aws:SecureTransport false",
+                "add a FileSystemPolicy statement that denies when aws:SecureTransport is 'false'",
+            )
+        )
+    return out
+
+
+def _denies_plain_transport(policy: Any) -> bool:
+    if not isinstance(policy, dict):
+        return False
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    for st in statements if isinstance(statements, list) else []:
+        if not isinstance(st, dict) or st.get("Effect") != "Deny":
+            continue
+        cond = st.get("Condition", {})
+        boolean = cond.get("Bool", {}) if isinstance(cond, dict) else {}
+        if isinstance(boolean, dict) and str(boolean.get("aws:SecureTransport", "")).lower() == "false":
+            return True
+    return False
+
+
+def _tls_deny_for(cfn: Any, policy_type: str, target_prop: str, logical_id: str) -> bool:
+    for _, res in c.resources(cfn):
+        if res["Type"] != policy_type:
+            continue
+        p = c.props(res)
+        if c.refs_resource(p.get(target_prop), logical_id) and _denies_plain_transport(
+            p.get("PolicyDocument")
+        ):
+            return True
+    return False
+
+
+class DrEncryptionInTransit(CloudFormationLintRule):
+    """Every listener and data store path is encrypted in transit."""
+
+    id = "E9102"
+    shortdesc = "Listeners and data stores are encrypted in transit"
+    description = (
+        "ALB listeners are HTTPS (or HTTP that only redirects to HTTPS); ElastiCache has "
+        "TransitEncryptionEnabled with mode required; ECS EFS volumes use TransitEncryption; PostgreSQL "
+        "parameter groups force SSL; S3 buckets and EFS file systems deny aws:SecureTransport false."
+    )
+    source_url = (
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/create-https-listener.html"
+    )
+    tags = ["resources", "encryption", "streamflix-dr"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        matches: list[RuleMatch] = []
+        seen: set[str] = set()
+        for name, res in c.resources(cfn):
+            rtype = res["Type"]
+            for scenario, resolved in c.resource_scenarios(cfn, name, res):
+                for sub, problem, fix in _in_transit_problems(cfn, rtype, name, c.props(resolved)):
+                    msg = f"{rtype} {name}: {problem}{c.describe(scenario)}"
+                    if msg in seen:
+                        continue
+                    seen.add(msg)
+                    path: list[Any] = ["Resources", name, "Properties", *sub] if sub else ["Resources", name]
+                    matches.append(RuleMatch(path, f"{msg}. Fix: {fix}"))
+        return matches
