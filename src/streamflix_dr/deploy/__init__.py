@@ -1,0 +1,1 @@
+"""Stack operations with change sets, the cross-region deploy order, outputs files, teardown, status."""

@@ -1,0 +1,367 @@
+"""Deploy both regions in order, passing each region's outputs to the other as parameters.
+
+Order (aws-notes §10): DR base (us-east-1) -> primary (eu-west-2) -> DR full (us-east-1, the replica).
+Every stack goes through a change set: the operator sees what changes and confirms. A rerun resumes:
+finished stacks produce empty change sets (no-ops), an operation still running from an interrupted run
+is waited for, a failed create (ROLLBACK_COMPLETE) is deleted and recreated after confirmation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from streamflix_dr.aws.clients import ClientFactory
+from streamflix_dr.aws.status import StackState
+from streamflix_dr.config import Environment
+from streamflix_dr.constants import APPLICATION, TEMPLATE_BODY_LIMIT, Output, Param, Phase, Role, stack_name
+from streamflix_dr.deploy.artifacts import ArtifactBucket, bucket_name, build_automation_zip
+from streamflix_dr.deploy.outputs import write_outputs
+from streamflix_dr.deploy.plan import DEPLOY_ORDER, DeployResult, Plan, StageResult
+from streamflix_dr.deploy.stacks import RESUME_HINT, Stack, StackEvent, Timing, outputs_of, parameters_of
+from streamflix_dr.errors import AbortedByUser, AwsError, ConfigError, StackError
+from streamflix_dr.template import load_template, to_json
+
+log = logging.getLogger(__name__)
+
+MINUTE = 60.0
+
+
+@dataclass
+class Timeouts:
+    """Time bounds per stack operation, and the polling clock."""
+
+    stack_minutes: float = 90
+    # The DR full phase creates the cross-region replica, which can take hours (aws-notes §1, §10).
+    dr_full_minutes: float = 240
+    delete_minutes: float = 120
+    timing: Timing = field(default_factory=Timing)
+
+    def for_stage(self, role: Role, phase: Phase) -> float:
+        minutes = self.dr_full_minutes if (role, phase) == (Role.DR, Phase.FULL) else self.stack_minutes
+        return minutes * MINUTE
+
+
+def stack_tags(env: Environment) -> dict[str, str]:
+    return {"Environment": env.name, "Application": APPLICATION, "CostCenter": env.cost_center}
+
+
+def account_id(factory: ClientFactory, region: str) -> str:
+    try:
+        return str(factory.client("sts", region).get_caller_identity()["Account"])
+    except ClientError as e:
+        raise AwsError(
+            f"{region}: could not identify the AWS account (sts:GetCallerIdentity): {e}.",
+            fix="check the credentials (--profile, AWS_* environment variables) or --endpoint-url",
+        ) from e
+
+
+def artifact_buckets(env: Environment, factory: ClientFactory, account: str) -> dict[Role, ArtifactBucket]:
+    return {
+        role: ArtifactBucket(
+            factory.client("s3", rc.region), rc.region, bucket_name(account, rc.region, env.suffix)
+        )
+        for role, rc in ((Role.PRIMARY, env.primary), (Role.DR, env.dr))
+    }
+
+
+def peer_parameters(
+    env: Environment, role: Role, phase: Phase, peer_outputs: dict[str, str]
+) -> dict[str, str]:
+    """Values read from the other region's stack outputs, as this stack's parameters."""
+    if role is Role.PRIMARY:
+        mapping = {
+            Param.DR_FILE_SYSTEM_ID: Output.FILE_SYSTEM_ID,
+            Param.DR_KMS_KEY_ARN: Output.KMS_KEY_ARN,
+            Param.DR_BACKUP_VAULT_ARN: Output.BACKUP_VAULT_ARN,
+        }
+    elif phase is Phase.FULL:
+        mapping = {
+            Param.PRIMARY_DB_ARN: Output.DB_INSTANCE_ARN,
+            Param.PRIMARY_HEALTH_CHECK_ID: Output.HEALTH_CHECK_ID,
+        }
+        if env.global_datastore:
+            mapping[Param.GLOBAL_DATASTORE_ID] = Output.GLOBAL_DATASTORE_ID
+    else:
+        return {}
+    return {param: peer_outputs[out] for param, out in mapping.items() if peer_outputs.get(out)}
+
+
+def stack_parameters(
+    env: Environment,
+    *,
+    template: dict[str, Any],
+    role: Role,
+    phase: Phase,
+    peer: dict[str, str],
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The parameters of one stack, restricted to those the template declares."""
+    params = env.template_parameters(role, phase, peer=peer)
+    params.update(extra or {})
+    declared = set((template.get("Parameters") or {}).keys())
+    return {k: v for k, v in params.items() if k in declared}
+
+
+def check_parameters(template: dict[str, Any], params: dict[str, str], where: str) -> None:
+    """Refuse values the template would reject, before any region is touched."""
+    problems = _parameter_problems(template, params)
+    if problems:
+        raise ConfigError(
+            "parameters",
+            where,
+            "the template rejects: " + "; ".join(problems),
+            "fix the environment file (or its parameters: block) so each value is allowed",
+        )
+
+
+def _parameter_problems(template: dict[str, Any], params: dict[str, str]) -> list[str]:
+    try:
+        from streamflix_dr.template_model import check_parameter_values  # type: ignore[import-untyped]  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the model module ships with the package
+        return []
+    return list(check_parameter_values(template, params))
+
+
+def deploy(
+    env: Environment,
+    factory: ClientFactory,
+    *,
+    confirm: Callable[[Plan], bool],
+    on_event: Callable[[StackEvent], None] = lambda _e: None,
+    timeouts: Timeouts | None = None,
+    outputs_dir: Path = Path("cfn-outputs"),
+    template: dict[str, Any] | None = None,
+    on_stage: Callable[[StageResult], None] | None = None,
+) -> DeployResult:
+    """Deploy both regions: DR base, primary, DR full. Safe to run again: it resumes.
+
+    Args:
+        env: the validated environment.
+        factory: where AWS calls go (real AWS or an emulator endpoint).
+        confirm: asked with each stack's change set (and before recreating a ROLLBACK_COMPLETE stack);
+            returning False aborts with ``AbortedByUser`` and nothing of that stack changes.
+        on_event: receives every new stack event, in order, while operations run.
+        timeouts: per-operation bounds and the polling clock.
+        outputs_dir: where ``<region>.json`` and ``flat-outputs.json`` are written.
+        template: the decoded template (default: the packaged ``streamflix-dr.yaml``).
+        on_stage: receives each stack's result as soon as it is known.
+
+    Raises:
+        ConfigError: a parameter value the template rejects (before any AWS call).
+        StackError: a stack operation failed; the message lists the failed resources and how to resume.
+        StackTimeoutError: an operation exceeded its bound.
+        AbortedByUser: ``confirm`` returned False.
+    """
+    t = timeouts or Timeouts()
+    clock = t.timing.clock
+    started = clock()
+    tpl = template if template is not None else load_template()
+    # Everything that can be checked without AWS is checked first: peer values are unknown yet,
+    # so check each stage's own values now and the full set again just before its stack changes.
+    for role, phase in DEPLOY_ORDER:
+        check_parameters(
+            tpl,
+            stack_parameters(env, template=tpl, role=role, phase=phase, peer={}),
+            f"{role.value}/{phase.value}",
+        )
+    body = to_json(tpl)
+    declared = set((tpl.get("Parameters") or {}).keys())
+
+    account = account_id(factory, env.primary_region)
+    buckets = artifact_buckets(env, factory, account)
+    tags = stack_tags(env)
+    template_url: dict[Role, str | None] = {}
+    extra: dict[Role, dict[str, str]] = {}
+    zip_bytes = build_automation_zip() if Param.ARTIFACT_BUCKET in declared else b""
+    for role, bucket in buckets.items():
+        bucket.ensure(tags)
+        template_url[role] = None
+        if len(body.encode("utf-8")) > TEMPLATE_BODY_LIMIT:
+            template_url[role] = bucket.url(bucket.put("templates", body.encode("utf-8"), "json"))
+        extra[role] = {}
+        if zip_bytes:
+            extra[role] = {
+                Param.ARTIFACT_BUCKET: bucket.name,
+                Param.AUTOMATION_CODE_KEY: bucket.put("automation", zip_bytes, "zip"),
+            }
+
+    stacks = {
+        role: Stack(
+            factory.client("cloudformation", env.region_of(role).region),
+            env.region_of(role).region,
+            stack_name(role, env.suffix),
+            t.timing,
+        )
+        for role in (Role.PRIMARY, Role.DR)
+    }
+    events: list[StackEvent] = []
+
+    def sink(ev: StackEvent) -> None:
+        events.append(ev)
+        on_event(ev)
+
+    results: list[StageResult] = []
+    outputs: dict[Role, dict[str, str]] = {}
+    files: list[Path] = []
+    for role, phase in DEPLOY_ORDER:
+        stack = stacks[role]
+        other = Role.DR if role is Role.PRIMARY else Role.PRIMARY
+        stage_start = clock()
+        if (role, phase) == (Role.DR, Phase.BASE) and _past_base(stack):
+            # Re-applying Phase=base to a full DR stack would remove the replica; the base is long done.
+            result = StageResult(
+                role,
+                phase,
+                stack.region,
+                stack.name,
+                "skipped",
+                0,
+                0.0,
+                "the DR stack is already at phase full",
+            )
+        else:
+            peer = peer_parameters(env, role, phase, stacks[other].outputs())
+            params = stack_parameters(env, template=tpl, role=role, phase=phase, peer=peer, extra=extra[role])
+            check_parameters(tpl, params, f"{role.value}/{phase.value}")
+            result = _apply(
+                env,
+                stack,
+                role=role,
+                phase=phase,
+                params=params,
+                tags=tags,
+                body=body,
+                template_url=template_url[role],
+                confirm=confirm,
+                on_event=sink,
+                t=t,
+            )
+            result = StageResult(
+                role,
+                phase,
+                stack.region,
+                stack.name,
+                result.action,
+                result.changes,
+                clock() - stage_start,
+                result.detail,
+            )
+        results.append(result)
+        if on_stage:
+            on_stage(result)
+        outputs[role] = stack.outputs()
+        files = write_outputs(outputs_dir, {r: (env.region_of(r).region, o) for r, o in outputs.items()})
+
+    return DeployResult(
+        env=env.name,
+        stages=tuple(results),
+        outputs={env.region_of(r).region: o for r, o in outputs.items()},
+        output_files=tuple(str(f) for f in files),
+        artifact_buckets={b.region: b.name for b in buckets.values()},
+        seconds=clock() - started,
+        events=tuple(events),
+    )
+
+
+def _past_base(stack: Stack) -> bool:
+    state, desc = stack.state()
+    return state in (StackState.STABLE, StackState.IN_PROGRESS) and (
+        parameters_of(desc).get(Param.PHASE) == Phase.FULL.value
+    )
+
+
+def _apply(
+    env: Environment,
+    stack: Stack,
+    *,
+    role: Role,
+    phase: Phase,
+    params: dict[str, str],
+    tags: dict[str, str],
+    body: str,
+    template_url: str | None,
+    confirm: Callable[[Plan], bool],
+    on_event: Callable[[StackEvent], None],
+    t: Timeouts,
+) -> StageResult:
+    timeout_s = t.for_stage(role, phase)
+
+    def plan(action: str, changes: tuple[Any, ...] = (), reason: str = "") -> Plan:
+        return Plan(env.name, role, phase, stack.region, stack.name, action, changes, reason, template_url)
+
+    state, desc = stack.state()
+    if state is StackState.IN_PROGRESS:
+        assert desc is not None
+        log.info("%s/%s is %s from an earlier run; waiting", stack.region, stack.name, desc["StackStatus"])
+        stack.wait("ANY", timeout_s=timeout_s, on_event=on_event)
+        state, desc = stack.state()
+    recreated = False
+    if state is StackState.ROLLED_BACK:
+        assert desc is not None
+        reason = (
+            f"the stack is {desc['StackStatus']}: an earlier create failed and left an empty stack that "
+            "cannot be updated; it must be deleted and created again"
+        )
+        if not confirm(plan("recreate", reason=reason)):
+            raise AbortedByUser(
+                f"{stack.region}/{stack.name}: left in {desc['StackStatus']}.",
+                fix="delete it (or rerun and confirm), then deploy again",
+            )
+        stack.delete(timeout_s=t.delete_minutes * MINUTE, on_event=on_event)
+        state, desc = stack.state()
+        recreated = True
+    if state is StackState.UPDATE_ROLLBACK_FAILED:
+        raise StackError(
+            stack.region,
+            stack.name,
+            "is UPDATE_ROLLBACK_FAILED: a failed update could not roll back",
+            "run `aws cloudformation continue-update-rollback --stack-name "
+            f"{stack.name} --region {stack.region}` (with --resources-to-skip for resources that "
+            "cannot roll back), wait for UPDATE_ROLLBACK_COMPLETE, then " + RESUME_HINT,
+        )
+    if state is StackState.DELETE_FAILED:
+        raise StackError(
+            stack.region,
+            stack.name,
+            "is DELETE_FAILED from an earlier delete",
+            "run `streamflix-dr destroy` again (or delete the stack), then deploy",
+        )
+    change_type = "UPDATE" if state is StackState.STABLE else "CREATE"
+    cs = stack.create_change_set(
+        change_type=change_type,
+        parameters=params,
+        tags=tags,
+        template_body=None if template_url else body,
+        template_url=template_url,
+    )
+    if cs is None:
+        return StageResult(role, phase, stack.region, stack.name, "no-op", 0, 0.0, "no changes")
+    action = "recreate" if recreated else ("create" if change_type == "CREATE" else "update")
+    if not confirm(plan(action, cs.changes)):
+        stack.discard(cs)
+        raise AbortedByUser(
+            f"{stack.region}/{stack.name}: the change set was declined; nothing was changed in this stack.",
+            fix="rerun and confirm, or pass --yes",
+        )
+    stack.execute(cs, timeout_s=timeout_s, on_event=on_event)
+    done = {"create": "created", "update": "updated", "recreate": "recreated"}[action]
+    return StageResult(
+        role,
+        phase,
+        stack.region,
+        stack.name,
+        done,
+        len(cs.changes),
+        0.0,
+        f"{len(cs.changes)} resource changes",
+    )
+
+
+def stack_outputs(stack: Stack) -> dict[str, str]:
+    return outputs_of(stack.describe())
