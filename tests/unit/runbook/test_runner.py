@@ -1,0 +1,175 @@
+"""The runner against moto's DynamoDB: ordering, journal, resume, kill, lock, throttling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from streamflix_dr.aws.clients import ClientFactory
+from streamflix_dr.constants import StepId
+from streamflix_dr.errors import ConcurrentRunError
+from streamflix_dr.runbook.journal import DynamoJournal, OperationStatus, StepStatus
+from streamflix_dr.runbook.runner import EventKind, RunEvent
+
+from .conftest import DR, TABLE, FakeClock, fake_steps, make_runner
+
+
+class SimulatedKill(BaseException):
+    """Stands for the process being killed: not an Exception, so the runner does no cleanup."""
+
+
+def test_plan_orders_stages_and_computes_critical_path(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    plan = make_runner(aws, topology, clock, tmp_path).plan()
+    assert plan.steps[0].step == "fence-primary"
+    assert [s.step for s in plan.steps][-2:] == ["switch-dns", "verify-serving"]
+    stages = plan.stages
+    assert [name for name, _, _ in stages] == ["fence", "data", "dns", "verify"]
+    assert stages[1][1] is True and len(stages[1][2]) == 5
+    assert plan.expected_seconds == 30 + 300 + 150 + 10
+    assert plan.serial_seconds == 30 + 300 + 180 + 120 + 5 + 150 + 150 + 10
+
+
+def test_run_journals_every_step_once_and_releases_lock(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    runner = make_runner(aws, topology, clock, tmp_path)
+    result = runner.run()
+    assert result.succeeded, result.error
+    assert [s.status for s in result.steps] == [StepStatus.DONE] * 8
+    assert all(s.runs == 1 and s.attempts == 1 for s in result.steps)
+    journal = DynamoJournal(aws.client("dynamodb", DR), TABLE, DR)
+    stored = journal.steps(result.operation_id)
+    assert set(stored) == {s.value for s in StepId}
+    assert journal.get_operation(result.operation_id).status is OperationStatus.SUCCEEDED  # type: ignore[union-attr]
+    lock = runner.lock.read()
+    assert lock is not None and lock.status is OperationStatus.SUCCEEDED and lock.lease_until == 0
+    local = json.loads((tmp_path / "journal" / f"{result.operation_id}.json").read_text())
+    assert local["steps"]["promote-db"]["status"] == "done"
+    # the fake clock moved by the steps' own durations: fence, then data (in parallel), dns, verify
+    assert result.ended_at - result.started_at >= 30 + 300
+
+
+def test_failed_step_keeps_journal_and_rerun_resumes(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    runner = make_runner(aws, topology, clock, tmp_path)
+    steps = fake_steps(runner)
+    steps["promote-db"].fail_times = 1
+    first = runner.run()
+    assert first.status is OperationStatus.FAILED
+    assert "promote-db" in first.error and "exploded" in first.error
+    assert first.step("promote-db").status is StepStatus.FAILED  # type: ignore[union-attr]
+    assert first.step("switch-dns") is None or first.step("switch-dns").status is StepStatus.PENDING  # type: ignore[union-attr]
+    # the siblings of the parallel group finished and are journaled
+    assert first.step("failover-efs").status is StepStatus.DONE  # type: ignore[union-attr]
+
+    second = make_runner(aws, topology, clock, tmp_path, stages=runner.stages).run()
+    assert second.succeeded and second.operation_id == first.operation_id and second.resumed
+    assert steps["failover-efs"].ran == 1 and steps["fence-primary"].ran == 1
+    assert steps["promote-db"].ran == 1
+    promote = second.step("promote-db")
+    assert promote is not None and promote.attempts == 2 and promote.runs == 2
+
+
+def test_killed_run_resumes_without_repeating_done_steps(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    finished: list[str] = []
+
+    def kill_after_three(event: RunEvent) -> None:
+        if event.kind is EventKind.STEP_FINISHED:
+            finished.append(event.step or "")
+            if len(finished) == 3:
+                raise SimulatedKill
+
+    runner = make_runner(
+        aws, topology, clock, tmp_path, on_event=kill_after_three, lease_seconds=10_000, owner="host:1"
+    )
+    with pytest.raises(SimulatedKill):
+        runner.run()
+    op_id = runner.lock.read().operation_id  # type: ignore[union-attr]
+    journal = DynamoJournal(aws.client("dynamodb", DR), TABLE, DR)
+    done_before = {k for k, r in journal.steps(op_id).items() if r.status is StepStatus.DONE}
+    assert len(done_before) >= 3
+
+    # While the dead run's lease is live, a new run refuses; after it, the rerun takes over and resumes.
+    rerun = make_runner(aws, topology, clock, tmp_path, stages=runner.stages, owner="host:2")
+    with pytest.raises(ConcurrentRunError, match=op_id):
+        rerun.run()
+    clock.advance(10_001)
+    result = rerun.run()
+    assert result.succeeded and result.operation_id == op_id
+    for step_id, step in fake_steps(runner).items():
+        assert step.ran == 1, f"{step_id} ran {step.ran} times"
+        assert journal.steps(op_id)[step_id].runs == 1
+
+
+def test_second_concurrent_run_refuses(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    second_error: list[BaseException] = []
+
+    def start_second(event: RunEvent) -> None:
+        if event.kind is EventKind.STEP_STARTED and event.step == "fence-primary":
+            other = make_runner(aws, topology, clock, tmp_path, owner="other-host:1")
+            try:
+                other.run()
+            except ConcurrentRunError as e:
+                second_error.append(e)
+
+    result = make_runner(aws, topology, clock, tmp_path, on_event=start_second, owner="host:1").run()
+    assert result.succeeded
+    assert len(second_error) == 1 and "another failover/failback is running" in str(second_error[0])
+
+
+def test_check_done_skips_the_action(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    runner = make_runner(aws, topology, clock, tmp_path)
+    steps = fake_steps(runner)
+    steps["failover-efs"].done_in_aws = True
+    result = runner.run()
+    assert result.succeeded
+    assert steps["failover-efs"].ran == 0 and "run" not in steps["failover-efs"].calls
+    assert result.step("failover-efs").runs == 0  # type: ignore[union-attr]
+    assert "already done" in result.step("failover-efs").message  # type: ignore[union-attr]
+
+
+def test_throttling_mid_run_is_retried_by_the_aws_layer(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    dynamo = aws.client("dynamodb", DR)
+    state = {"calls": 0, "throttled": 0}
+
+    def throttle(request: Any, **_: Any) -> AWSResponse | None:
+        state["calls"] += 1
+        # Throttle two calls in the middle of the run: botocore's standard retry mode must absorb them.
+        if state["calls"] in (6, 12):
+            state["throttled"] += 1
+            body = json.dumps(
+                {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
+            ).encode()
+            return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body))
+        return None
+
+    dynamo.meta.events.register_first("before-send.dynamodb", throttle)
+    result = make_runner(aws, topology, clock, tmp_path).run()
+    assert state["throttled"] == 2
+    assert result.succeeded, result.error
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+    def read(self, *_: Any) -> bytes:
+        return self.body
