@@ -356,10 +356,17 @@ class FailoverEfs(Step):
         return dict(reps[0]) if reps else None
 
     def check_done(self, ctx: StepContext) -> bool:
-        return self._replication(ctx) is None
+        return bool(ctx.topology.target_file_system_id) and self._replication(ctx) is None
 
     def run(self, ctx: StepContext) -> StepOutcome:
         t = ctx.topology
+        if not t.target_file_system_id:
+            return StepOutcome(
+                message="no file system",
+                skipped=True,
+                metrics={"rpo_seconds": None},
+                warnings=["no DR file system known (FileSystemId output): EFS not failed over"],
+            )
         outcome = StepOutcome()
         rep = self._replication(ctx)
         if rep is None:
@@ -420,6 +427,8 @@ class FailoverEfs(Step):
 
     def verify(self, ctx: StepContext) -> None:
         t = ctx.topology
+        if not t.target_file_system_id:
+            return
         if self._replication(ctx) is not None:
             raise FailoverError(
                 f"{t.target_region}: {t.target_file_system_id} is still a replication destination.",
@@ -762,8 +771,7 @@ class VerifyServing(Step):
 
     def verify(self, ctx: StepContext) -> None:
         PromoteDb().verify(ctx)
-        if ctx.topology.target_file_system_id:
-            FailoverEfs().verify(ctx)
+        FailoverEfs().verify(ctx)
         ScaleEcs().verify(ctx)
 
 
