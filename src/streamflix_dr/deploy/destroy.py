@@ -348,11 +348,18 @@ def _empty_vault(factory: ClientFactory, region: str, vault: str | None) -> Dest
     backup = factory.client("backup", region)
     deleted = 0
     try:
-        paginator = backup.get_paginator("list_recovery_points_by_backup_vault")
-        for page in paginator.paginate(BackupVaultName=vault):
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"BackupVaultName": vault}
+            if token:
+                kwargs["NextToken"] = token
+            page = backup.list_recovery_points_by_backup_vault(**kwargs)
             for rp in page.get("RecoveryPoints", []):
                 backup.delete_recovery_point(BackupVaultName=vault, RecoveryPointArn=rp["RecoveryPointArn"])
                 deleted += 1
+            token = page.get("NextToken")
+            if not token:
+                break
     except ClientError as e:
         if _code(e) in _GONE_CODES:
             return DestroyStep("backup vault emptied", region, "already-gone", vault)
