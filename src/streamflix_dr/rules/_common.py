@@ -13,7 +13,7 @@ conditions that depend only on the given parameters are fixed, the rest stay fre
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 LOGGER = logging.getLogger(__name__)
@@ -278,3 +278,30 @@ def mentions(value: Any, name: str) -> bool:
     if isinstance(value, list):
         return any(mentions(v, name) for v in value)
     return False
+
+
+def problems_by_scenario(
+    cfn: Any,
+    name: str,
+    resource: dict[str, Any],
+    check: Callable[[dict[str, Any]], Iterable[tuple[Hashable, Any]]],
+    params: dict[str, Any] | None = None,
+) -> list[tuple[Any, str]]:
+    """Run ``check`` on the resolved resource in every scenario; return (payload, when-text) per problem.
+
+    ``check`` yields (key, payload) pairs. A problem found in every scenario gets an empty when-text;
+    one found only in some is described by the first scenario it appears in.
+    """
+    total = 0
+    first: dict[Hashable, tuple[Any, dict[str, bool]]] = {}
+    counts: dict[Hashable, int] = {}
+    for scenario, resolved in resource_scenarios(cfn, name, resource, params=params):
+        total += 1
+        for key, payload in check(resolved):
+            if key not in first:
+                first[key] = (payload, scenario)
+            counts[key] = counts.get(key, 0) + 1
+    return [
+        (payload, "" if counts[key] == total else describe(scenario))
+        for key, (payload, scenario) in first.items()
+    ]

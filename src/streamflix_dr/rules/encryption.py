@@ -89,17 +89,23 @@ class DrEncryptionAtRest(CloudFormationLintRule):
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches: list[RuleMatch] = []
-        seen: set[str] = set()
         for name, res in c.resources(cfn):
             rtype = res["Type"]
-            for scenario, resolved in c.resource_scenarios(cfn, name, res):
-                for prop, problem in _at_rest_problems(rtype, c.props(resolved)):
-                    msg = f"{rtype} {name}: {problem}{c.describe(scenario)}"
-                    if msg in seen:
-                        continue
-                    seen.add(msg)
-                    fix = _AT_REST_FIX.get(prop, f"set {prop}")
-                    matches.append(RuleMatch(["Resources", name, "Properties", prop], f"{msg}. Fix: {fix}"))
+
+            def check(resolved: dict[str, Any], rtype: str = rtype) -> Any:
+                return [
+                    ((prop, problem), (prop, problem))
+                    for prop, problem in _at_rest_problems(rtype, c.props(resolved))
+                ]
+
+            for (prop, problem), when in c.problems_by_scenario(cfn, name, res, check):
+                fix = _AT_REST_FIX.get(prop, f"set {prop}")
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", prop],
+                        f"{rtype} {name}: {problem}{when}. Fix: {fix}",
+                    )
+                )
         return matches
 
 
@@ -230,15 +236,16 @@ class DrEncryptionInTransit(CloudFormationLintRule):
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches: list[RuleMatch] = []
-        seen: set[str] = set()
         for name, res in c.resources(cfn):
             rtype = res["Type"]
-            for scenario, resolved in c.resource_scenarios(cfn, name, res):
-                for sub, problem, fix in _in_transit_problems(cfn, rtype, name, c.props(resolved)):
-                    msg = f"{rtype} {name}: {problem}{c.describe(scenario)}"
-                    if msg in seen:
-                        continue
-                    seen.add(msg)
-                    path: list[Any] = ["Resources", name, "Properties", *sub] if sub else ["Resources", name]
-                    matches.append(RuleMatch(path, f"{msg}. Fix: {fix}"))
+
+            def check(resolved: dict[str, Any], rtype: str = rtype, name: str = name) -> Any:
+                return [
+                    (problem, (sub, problem, fix))
+                    for sub, problem, fix in _in_transit_problems(cfn, rtype, name, c.props(resolved))
+                ]
+
+            for (sub, problem, fix), when in c.problems_by_scenario(cfn, name, res, check):
+                path: list[Any] = ["Resources", name, "Properties", *sub] if sub else ["Resources", name]
+                matches.append(RuleMatch(path, f"{rtype} {name}: {problem}{when}. Fix: {fix}"))
         return matches

@@ -70,23 +70,22 @@ class DrNoWildcardActions(CloudFormationLintRule):
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches: list[RuleMatch] = []
-        seen: set[str] = set()
         for name, res in c.resources(cfn):
             paths = _POLICY_PATHS.get(res["Type"])
             if not paths:
                 continue
-            for scenario, resolved in c.resource_scenarios(cfn, name, res):
+
+            def check(resolved: dict[str, Any], paths: list[tuple[str, ...]] = paths) -> Any:
                 for path in paths:
                     for doc_path, doc in _documents(c.props(resolved), path, []):
                         for st_path, action in wildcard_actions(doc):
-                            msg = f"{res['Type']} {name}: allows {action}{c.describe(scenario)}"
-                            if msg in seen:
-                                continue
-                            seen.add(msg)
-                            matches.append(
-                                RuleMatch(
-                                    ["Resources", name, "Properties", *doc_path, *st_path],
-                                    f"{msg}. Fix: list the actions the role needs",
-                                )
-                            )
+                            yield (tuple(doc_path), action), ([*doc_path, *st_path], action)
+
+            for (path, action), when in c.problems_by_scenario(cfn, name, res, check):
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", *path],
+                        f"{res['Type']} {name}: allows {action}{when}. Fix: list the actions the role needs",
+                    )
+                )
         return matches

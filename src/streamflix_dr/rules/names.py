@@ -150,39 +150,35 @@ class DrNames(CloudFormationLintRule):
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches: list[RuleMatch] = []
-        seen: set[str] = set()
         for name, res in c.resources(cfn):
             for (rtype, prop_path), (limit, source) in NAME_LIMITS.items():
                 if res["Type"] != rtype:
                     continue
-                for scenario, resolved in c.resource_scenarios(cfn, name, res):
+                prop = ".".join(prop_path)
+
+                def check(
+                    resolved: dict[str, Any], prop_path: tuple[str, ...] = prop_path, limit: int = limit
+                ) -> Any:
                     value = _get(c.props(resolved), prop_path)
                     if value is None:
-                        continue
+                        return
                     r = _Rendering()
                     _render(cfn, value, r)
-                    prop = ".".join(prop_path)
-                    path = ["Resources", name, "Properties", *prop_path]
-                    when = c.describe(scenario)
-                    problems = []
                     if not r.has_suffix:
-                        problems.append(
-                            (
-                                f"{rtype} {name}: {prop} does not include ${{{c.SUFFIX_PARAM}}}{when}",
-                                f"write it as !Sub '<name>-${{{c.SUFFIX_PARAM}}}'",
-                            )
-                        )
+                        yield "suffix", None
                     if r.length is not None and r.length > limit:
-                        problems.append(
-                            (
-                                f"{rtype} {name}: {prop} can be {r.length} characters long (suffix "
-                                f"{SUFFIX_MAX}, region 14, account 12), over the limit of {limit} "
-                                f"[{source}]{when}",
-                                f"shorten the fixed part by {r.length - limit} characters",
-                            )
+                        yield "length", r.length
+
+                path = ["Resources", name, "Properties", *prop_path]
+                for length, when in c.problems_by_scenario(cfn, name, res, check):
+                    if length is None:
+                        msg = f"{rtype} {name}: {prop} does not include ${{{c.SUFFIX_PARAM}}}{when}"
+                        fix = f"write it as !Sub '<name>-${{{c.SUFFIX_PARAM}}}'"
+                    else:
+                        msg = (
+                            f"{rtype} {name}: {prop} can be {length} characters long (suffix {SUFFIX_MAX}, "
+                            f"region 14, account 12), over the limit of {limit} [{source}]{when}"
                         )
-                    for msg, fix in problems:
-                        if msg not in seen:
-                            seen.add(msg)
-                            matches.append(RuleMatch(path, f"{msg}. Fix: {fix}"))
+                        fix = f"shorten the fixed part by {length - limit} characters"
+                    matches.append(RuleMatch(path, f"{msg}. Fix: {fix}"))
         return matches

@@ -81,19 +81,27 @@ class DrSecurityGroupIngress(CloudFormationLintRule):
 
         for name, res in c.resources(cfn):
             if res["Type"] == "AWS::EC2::SecurityGroup":
-                for scenario, resolved in c.resource_scenarios(cfn, name, res):
+
+                def inline(resolved: dict[str, Any], name: str = name) -> Any:
                     for i, rule in enumerate(c.props(resolved).get("SecurityGroupIngress", []) or []):
-                        if not isinstance(rule, dict):
-                            continue
-                        problem = _rule_problem(rule, name in alb_groups)
+                        problem = _rule_problem(rule, name in alb_groups) if isinstance(rule, dict) else None
                         if problem:
-                            path = ["Resources", name, "Properties", "SecurityGroupIngress", i]
-                            report(path, name, problem, c.describe(scenario))
+                            yield (
+                                problem,
+                                (["Resources", name, "Properties", "SecurityGroupIngress", i], problem),
+                            )
+
+                for (path, problem), when in c.problems_by_scenario(cfn, name, res, inline):
+                    report(path, name, problem, when)
             elif res["Type"] == "AWS::EC2::SecurityGroupIngress":
-                for scenario, resolved in c.resource_scenarios(cfn, name, res):
+
+                def standalone(resolved: dict[str, Any]) -> Any:
                     p = c.props(resolved)
                     target = next((sg for sg in sg_ids if c.refs_resource(p.get("GroupId"), sg)), None)
                     problem = _rule_problem(p, target in alb_groups)
                     if problem:
-                        report(["Resources", name, "Properties"], name, problem, c.describe(scenario))
+                        yield problem, problem
+
+                for problem, when in c.problems_by_scenario(cfn, name, res, standalone):
+                    report(["Resources", name, "Properties"], name, problem, when)
         return matches

@@ -90,7 +90,7 @@ class DrReplication(CloudFormationLintRule):
 
         dbs = by_type.get("AWS::RDS::DBInstance", [])
         replicas = [
-            n for n, r in dbs if _any_scenario(cfn, n, r, lambda p: _has(p, "SourceDBInstanceIdentifier"))
+            n for n, r in dbs if _any_scenario(cfn, n, r, lambda p: _has(p, "SourceDBInstanceIdentifier"), {})
         ]
         for name, res in dbs:
             is_primary = _any_scenario(

@@ -65,22 +65,19 @@ class DrTags(CloudFormationLintRule):
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches: list[RuleMatch] = []
-        seen: set[str] = set()
         for name, res in c.resources(cfn):
             prop = tag_property(res["Type"])
             if prop is None:
                 continue
-            for scenario, resolved in c.resource_scenarios(cfn, name, res):
+
+            def check(resolved: dict[str, Any], prop: str = prop) -> Any:
                 keys = tag_keys(c.props(resolved).get(prop))
-                if keys is None:
-                    continue
-                missing = [t for t in c.REQUIRED_TAGS if t not in keys]
-                if not missing:
-                    continue
-                msg = f"{res['Type']} {name}: {prop} lacks {', '.join(missing)}{c.describe(scenario)}"
-                if msg in seen:
-                    continue
-                seen.add(msg)
+                missing = tuple(t for t in c.REQUIRED_TAGS if keys is not None and t not in keys)
+                if missing:
+                    yield missing, missing
+
+            for missing, when in c.problems_by_scenario(cfn, name, res, check):
+                msg = f"{res['Type']} {name}: {prop} lacks {', '.join(missing)}{when}"
                 matches.append(
                     RuleMatch(
                         ["Resources", name, "Properties", prop],

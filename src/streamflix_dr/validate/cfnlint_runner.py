@@ -1,0 +1,147 @@
+"""Run cfn-lint (its library API) with the project's DR rules appended, and turn matches into findings."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cfnlint.api import ManualArgs, lint_file
+from cfnlint.context import ParameterSet
+from cfnlint.decode import decode
+from cfnlint.helpers import load_plugins
+
+from streamflix_dr.rules import rules_dir
+from streamflix_dr.validate.findings import Finding, Severity, Source
+
+LOGGER = logging.getLogger(__name__)
+
+# E2900 checks a parameter set against the template's parameters. ``validate`` passes a partial set
+# (Role and Phase) when no environment is given, and checks an environment's values itself with
+# messages that name the environment file; so E2900 would only repeat or misreport.
+IGNORED_CHECKS = ("E2900",)
+FIX_MARKER = " Fix: "
+
+
+@functools.lru_cache(maxsize=1)
+def dr_rule_ids() -> frozenset[str]:
+    """The ids of the project's rules (to tell dr-rules findings from cfn-lint's own)."""
+    return frozenset(rule.id for rule in load_plugins(str(rules_dir())))
+
+
+def dr_rules() -> list[Any]:
+    """The project's rule objects, for listing (id, shortdesc, description)."""
+    return sorted(load_plugins(str(rules_dir())), key=lambda r: r.id)
+
+
+def _severity(rule_id: str) -> Severity:
+    if rule_id.startswith("E"):
+        return Severity.ERROR
+    if rule_id.startswith("W"):
+        return Severity.WARNING
+    return Severity.INFO
+
+
+def split_fix(message: str) -> tuple[str, str | None]:
+    """Our rules end their messages with ``. Fix: ...``; split that off."""
+    if FIX_MARKER in message:
+        head, fix = message.split(FIX_MARKER, 1)
+        return head.rstrip(".") + ".", fix.strip()
+    return message, None
+
+
+class ResourceLines:
+    """Which resource a line of a template belongs to."""
+
+    def __init__(self, template: Mapping[str, Any]) -> None:
+        self._ranges: list[tuple[int, int, str]] = []
+        resources = template.get("Resources", {})
+        if isinstance(resources, Mapping):
+            for name, body in resources.items():
+                start = getattr(name, "start_mark", None)
+                end = getattr(body, "end_mark", None)
+                if start is not None and end is not None:
+                    self._ranges.append((start.line + 1, end.line + 1, str(name)))
+
+    def at(self, line: int | None) -> str | None:
+        if line is None:
+            return None
+        for start, end, name in self._ranges:
+            if start <= line <= end:
+                return name
+        return None
+
+
+def parse(path: Path) -> tuple[dict[str, Any] | None, Finding | None]:
+    """Decode a template with cfn-lint's decoder; a parse error becomes a finding with file, line and fix."""
+    template, matches = decode(str(path))
+    if matches:
+        m = matches[0]
+        return None, Finding(
+            source=Source.CFN_LINT,
+            rule_id=m.rule.id,
+            severity=Severity.ERROR,
+            template=str(path),
+            line=m.linenumber,
+            resource=None,
+            message=f"the template does not parse: {m.message}",
+            fix="fix the YAML/JSON syntax at that line (cfn-lint's decoder reports the first problem)",
+        )
+    if not isinstance(template, dict):
+        return None, Finding(
+            source=Source.CFN_LINT,
+            rule_id="E0000",
+            severity=Severity.ERROR,
+            template=str(path),
+            line=1,
+            resource=None,
+            message="the template is empty or not a mapping",
+            fix="start from templates/streamflix-dr.yaml",
+        )
+    return template, None
+
+
+def lint(
+    path: Path,
+    *,
+    region: str,
+    parameters: Mapping[str, str] | None,
+    stack: str,
+    parameters_source: str | None = None,
+    resource_lines: ResourceLines | None = None,
+) -> list[Finding]:
+    """Lint one template for one stack (region + parameter values) with cfn-lint and the DR rules.
+
+    Informational checks are included (they come back as ``info`` findings to review).
+    """
+    config = ManualArgs(
+        regions=[region],
+        include_checks=["I"],
+        ignore_checks=list(IGNORED_CHECKS),
+        append_rules=[str(rules_dir())],
+    )
+    if parameters:
+        config["parameters"] = [ParameterSet(source=parameters_source, parameters=dict(parameters))]
+    ours = dr_rule_ids()
+    findings = []
+    for m in lint_file(path, config=config):
+        rule_id = str(m.rule.id)
+        message, fix = split_fix(str(m.message))
+        if fix is None and getattr(m.rule, "source_url", None):
+            fix = f"see {m.rule.source_url}"
+        findings.append(
+            Finding(
+                source=Source.DR_RULES if rule_id in ours else Source.CFN_LINT,
+                rule_id=rule_id,
+                severity=_severity(rule_id),
+                template=str(path),
+                line=m.linenumber,
+                resource=resource_lines.at(m.linenumber) if resource_lines else None,
+                message=message,
+                fix=fix,
+                stacks=(stack,),
+            )
+        )
+    return findings

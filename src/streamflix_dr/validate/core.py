@@ -1,0 +1,195 @@
+"""``validate``: cfn-lint + the DR rules for every stack, the environment's parameters, and checkov."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from streamflix_dr.config import Environment, load_environment
+from streamflix_dr.constants import DR_REGION, PRIMARY_REGION, Param, Phase, Role
+from streamflix_dr.errors import ConfigError
+from streamflix_dr.template import main_template_path
+from streamflix_dr.validate import cfnlint_runner, checkov_runner, parameters
+from streamflix_dr.validate.findings import Finding, Severity, Source, Summary, ValidationResult
+
+LOGGER = logging.getLogger(__name__)
+
+# The stacks one template becomes, in deploy order: DR base, primary, DR full.
+STACKS: tuple[tuple[Role, Phase], ...] = (
+    (Role.DR, Phase.BASE),
+    (Role.PRIMARY, Phase.FULL),
+    (Role.DR, Phase.FULL),
+)
+
+
+def _region(role: Role, environment: Environment | None) -> str:
+    if environment is not None:
+        return environment.region_of(role).region
+    return PRIMARY_REGION if role is Role.PRIMARY else DR_REGION
+
+
+def _config_finding(e: ConfigError, env: str) -> Finding:
+    source = e.source or f"--env {env}"
+    template, line = source, None
+    head, _, tail = source.rpartition(":")
+    if head and tail.isdigit():
+        template, line = head, int(tail)
+    return Finding(
+        source=Source.CONFIG,
+        rule_id="config",
+        severity=Severity.ERROR,
+        template=template,
+        line=line,
+        resource=None,
+        message=e.message,
+        fix=e.fix,
+    )
+
+
+def _merge(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """One finding per (source, rule, place, message), listing every stack it applies to."""
+    merged: dict[tuple[Any, ...], Finding] = {}
+    for f in findings:
+        key = (f.source, f.rule_id, f.template, f.line, f.message)
+        if key in merged:
+            old = merged[key]
+            stacks = old.stacks + tuple(s for s in f.stacks if s not in old.stacks)
+            merged[key] = Finding(**{**old.__dict__, "stacks": stacks})
+        else:
+            merged[key] = f
+    order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+    return tuple(
+        sorted(merged.values(), key=lambda f: (order[f.severity], f.template, f.line or 0, f.rule_id))
+    )
+
+
+def validate(
+    paths: Sequence[Path | str] | None = None,
+    env: str | None = None,
+    include_checkov: bool = True,
+    *,
+    environments_dir: Path | None = None,
+    checkov_env: Mapping[str, str] | None = None,
+    checkov_runner_fn: Callable[..., Any] = subprocess.run,
+    clock: Callable[[], float] = time.monotonic,
+) -> ValidationResult:
+    """Validate templates for every stack they become and return the findings (never prints or exits).
+
+    Args:
+        paths: Templates to check; default the main template (``template.main_template_path()``).
+        env: An environment name or file (``--env``). Its values are checked against each template's
+            parameter constraints and passed to cfn-lint; its regions replace the default ones.
+        include_checkov: Run checkov (found via $STREAMFLIX_DR_CHECKOV, .venv-checkov, PATH). When it is
+            not found that is an error finding; when False the summary says "skipped".
+        environments_dir: Where environment names are looked up (default: the shipped ones).
+        checkov_env: The environment used to find checkov (default ``os.environ``).
+        checkov_runner_fn: ``subprocess.run`` or a test double.
+        clock: Monotonic clock, for the timings.
+
+    Each template is linted for (dr, base), (primary, full) and (dr, full) in the role's region,
+    with cfn-lint's own rules (informational ones included) and the project's DR rules.
+    """
+    started = clock()
+    timings: dict[str, float] = {}
+    findings: list[Finding] = []
+    templates = [Path(p) for p in paths] if paths else [main_template_path()]
+
+    environment: Environment | None = None
+    if env:
+        t = clock()
+        try:
+            environment = load_environment(env, environments_dir)
+        except ConfigError as e:
+            findings.append(_config_finding(e, env))
+        timings["config"] = clock() - t
+
+    check_params, checker_name = parameters.checker()
+    parsed: list[Path] = []
+    for path in templates:
+        t = clock()
+        if not path.is_file():
+            findings.append(
+                Finding(
+                    source=Source.CFN_LINT,
+                    rule_id="E0000",
+                    severity=Severity.ERROR,
+                    template=str(path),
+                    line=None,
+                    resource=None,
+                    message="no such template",
+                    fix="pass the path of a CloudFormation template (default: templates/streamflix-dr.yaml)",
+                )
+            )
+            continue
+        template, parse_error = cfnlint_runner.parse(path)
+        timings["parse"] = timings.get("parse", 0.0) + clock() - t
+        if parse_error is not None or template is None:
+            if parse_error is not None:
+                findings.append(parse_error)
+            continue
+        parsed.append(path)
+        lines = cfnlint_runner.ResourceLines(template)
+        for role, phase in STACKS:
+            region = _region(role, environment)
+            stack = f"{role.value}/{phase.value} {region}"
+            values: dict[str, str] = {Param.ROLE: role.value, Param.PHASE: phase.value}
+            if environment is not None:
+                values = environment.template_parameters(role, phase)
+                t = clock()
+                for problem in check_params(template, values):
+                    findings.append(
+                        Finding(
+                            source=Source.PARAMETERS,
+                            rule_id="parameter-value",
+                            severity=Severity.ERROR,
+                            template=str(path),
+                            line=parameters.parameter_line(template, problem),
+                            resource=None,
+                            message=f"{problem} (value from {environment.source})",
+                            fix=f"correct the value in {environment.source} (the parameters: block, or the "
+                            "regions block it comes from)",
+                            stacks=(stack,),
+                        )
+                    )
+                timings["parameters"] = timings.get("parameters", 0.0) + clock() - t
+            t = clock()
+            findings.extend(
+                cfnlint_runner.lint(
+                    path,
+                    region=region,
+                    parameters=values,
+                    stack=stack,
+                    parameters_source=environment.source if environment else None,
+                    resource_lines=lines,
+                )
+            )
+            timings["cfn-lint"] = timings.get("cfn-lint", 0.0) + clock() - t
+    LOGGER.debug("parameter values checked with %s", checker_name)
+
+    checkov_status = "skipped"
+    if include_checkov:
+        t = clock()
+        exe = checkov_runner.find_checkov(checkov_env)
+        if exe is None:
+            findings.append(checkov_runner.not_found_finding(checkov_env))
+            checkov_status = "not found"
+        else:
+            findings.extend(checkov_runner.run_checkov(exe, parsed, runner=checkov_runner_fn))
+            checkov_status = "ran"
+        timings["checkov"] = clock() - t
+
+    merged = _merge(findings)
+    elapsed = clock() - started
+    summary = Summary(
+        errors=sum(f.severity is Severity.ERROR for f in merged),
+        warnings=sum(f.severity is Severity.WARNING for f in merged),
+        infos=sum(f.severity is Severity.INFO for f in merged),
+        templates=tuple(str(p) for p in templates),
+        elapsed_seconds=elapsed,
+        checkov=checkov_status,
+    )
+    return ValidationResult(findings=merged, summary=summary, timings=timings)
