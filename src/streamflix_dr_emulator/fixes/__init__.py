@@ -1,0 +1,17 @@
+"""Fixes for moto 5.2.5 faults that stop the StreamFlix DR template, one module per fault family.
+
+Each module patches moto in-process (never its installed files) and exposes ``install()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# In install order: stack_failures first, so every later failure surfaces as a stack status.
+FIX_MODULES: tuple[str, ...] = ("stack_failures", "kms", "rds", "ec2")
+
+
+def install() -> None:
+    """Apply every fix. Idempotent."""
+    for name in FIX_MODULES:
+        importlib.import_module(f"{__name__}.{name}").install()

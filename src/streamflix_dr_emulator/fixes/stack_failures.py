@@ -1,0 +1,208 @@
+"""Make stack operations fail the way CloudFormation does, never silently.
+
+moto 5.2.5 skips resource types it has no model for (the stack still reaches CREATE_COMPLETE)
+and lets any error raised while creating resources escape from the CreateStack call itself.
+CloudFormation instead accepts the call, fails the resource, and rolls the stack back:
+- CreateStack: resource CREATE_FAILED, stack ROLLBACK_IN_PROGRESS -> ROLLBACK_COMPLETE with the
+  reason "The following resource(s) failed to create: [...]"
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-describing-stacks.html,
+  stack status codes).
+- UpdateStack / ExecuteChangeSet (UPDATE): UPDATE_FAILED, then UPDATE_ROLLBACK_COMPLETE; the change
+  set's ExecutionStatus becomes EXECUTE_FAILED
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html).
+Known limit: the emulator cannot restore the previous resource state on an update rollback; it
+reports the failure and keeps whatever was applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from streamflix_dr_emulator.cfn._common import patch_attr
+
+log = logging.getLogger(__name__)
+
+_installed = False
+
+
+class UnsupportedResourceTypeError(Exception):
+    """Raised while a stack is created for a type neither moto nor the extension can create."""
+
+    def __init__(self, resource_type: str) -> None:
+        self.resource_type = resource_type
+        super().__init__(
+            f"Resource type {resource_type} is not supported by the StreamFlix DR emulator "
+            "(moto 5.2.5 plus streamflix_dr_emulator); add a model in streamflix_dr_emulator.cfn "
+            "or remove the resource"
+        )
+
+
+def describe_error(error: BaseException) -> str:
+    """The human message of a moto/botocore/Python error, without the class-name noise."""
+    for attr in ("message", "description"):
+        value = getattr(error, attr, None)
+        if isinstance(value, str) and value and "<" not in value[:1]:
+            return value
+    return str(error) or type(error).__name__
+
+
+def _annotate(error: BaseException, logical_id: str, resource_type: str) -> None:
+    # The innermost resource (a dependency created through Ref/GetAtt) is the one that failed.
+    if not hasattr(error, "streamflix_logical_id"):
+        error.streamflix_logical_id = logical_id  # type: ignore[attr-defined]
+        error.streamflix_resource_type = resource_type  # type: ignore[attr-defined]
+
+
+def _resource_event(stack: Any, status: str, error: BaseException) -> str | None:
+    from moto.cloudformation.models import Event  # noqa: PLC0415
+
+    logical_id = getattr(error, "streamflix_logical_id", None)
+    if logical_id is None:
+        return None
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=logical_id,
+            physical_resource_id="",
+            resource_type=getattr(error, "streamflix_resource_type", ""),
+            resource_status=status,
+            resource_status_reason=describe_error(error),
+            resource_properties=None,
+        )
+    )
+    return str(logical_id)
+
+
+def fail_create(stack: Any, error: BaseException) -> None:
+    """Record a failed create and roll back what was created, as CloudFormation does."""
+    failed = _resource_event(stack, "CREATE_FAILED", error)
+    reason = (
+        f"The following resource(s) failed to create: [{failed}]. Rollback requested by user. "
+        f"{failed}: {describe_error(error)}"
+        if failed
+        else describe_error(error)
+    )
+    log.warning("stack %s in %s failed to create: %s", stack.name, stack.region_name, reason)
+    stack.status_reason = reason
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+    try:
+        stack.resource_map.delete()
+    except Exception as e:
+        stack.status = "ROLLBACK_FAILED"
+        stack.status_reason = f"{reason} Rollback failed: {describe_error(e)}"
+        stack._add_stack_event("ROLLBACK_FAILED", resource_status_reason=stack.status_reason)
+        return
+    stack.status = "ROLLBACK_COMPLETE"
+    stack._add_stack_event("ROLLBACK_COMPLETE")
+
+
+def fail_update(stack: Any, error: BaseException) -> None:
+    """Record a failed update: UPDATE_FAILED on the resource, UPDATE_ROLLBACK_COMPLETE on the stack."""
+    failed = _resource_event(stack, "UPDATE_FAILED", error)
+    reason = (
+        f"The following resource(s) failed to update: [{failed}]. {failed}: {describe_error(error)}"
+        if failed
+        else describe_error(error)
+    )
+    log.warning("stack %s in %s failed to update: %s", stack.name, stack.region_name, reason)
+    stack.status_reason = reason
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+
+
+def install() -> None:
+    """Patch moto's CloudFormation parser and stack operations. Idempotent."""
+    global _installed  # noqa: PLW0603 - one patch per process
+    if _installed:
+        return
+    from moto.cloudformation import models, parsing  # noqa: PLC0415
+
+    original_class_from_type = parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        cls = original_class_from_type(resource_type)
+        if cls is None and resource_type not in parsing.NULL_MODELS:
+            raise UnsupportedResourceTypeError(resource_type)
+        return cls
+
+    patch_attr(parsing, "resource_class_from_type", resource_class_from_type)
+
+    original_create = parsing.parse_and_create_resource
+
+    def parse_and_create_resource(
+        logical_id: str, resource_json: dict[str, Any], *args: Any, **kw: Any
+    ) -> Any:
+        try:
+            return original_create(logical_id, resource_json, *args, **kw)
+        except Exception as e:
+            _annotate(e, logical_id, resource_json.get("Type", ""))
+            raise
+
+    patch_attr(parsing, "parse_and_create_resource", parse_and_create_resource)
+
+    original_update = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(
+        logical_id: str, resource_json: dict[str, Any], resources_map: Any, *args: Any, **kw: Any
+    ) -> Any:
+        try:
+            updated = original_update(logical_id, resource_json, resources_map, *args, **kw)
+        except Exception as e:
+            _annotate(e, logical_id, resource_json.get("Type", ""))
+            raise
+        if updated is None:
+            # moto returns None for types without an update, and the caller then stores None
+            # as the resource: later Refs resolve to nothing and the delete skips it. Keep the
+            # resource as it was and say so.
+            log.warning(
+                "the emulator cannot update %s (%s) in place; it keeps its previous properties",
+                logical_id,
+                resource_json.get("Type"),
+            )
+            return resources_map._parsed_resources.get(logical_id)
+        return updated
+
+    patch_attr(parsing, "parse_and_update_resource", parse_and_update_resource)
+
+    stack_cls = models.Stack
+    original_create_resources = stack_cls.create_resources
+
+    def create_resources(self: Any) -> None:
+        try:
+            original_create_resources(self)
+        except Exception as e:
+            fail_create(self, e)
+
+    patch_attr(stack_cls, "create_resources", create_resources)
+
+    original_stack_update = stack_cls.update
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            original_stack_update(self, *args, **kwargs)
+        except Exception as e:
+            fail_update(self, e)
+
+    patch_attr(stack_cls, "update", update)
+
+    backend_cls = models.CloudFormationBackend
+    original_execute = backend_cls.execute_change_set
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        try:
+            original_execute(self, change_set_name, stack_name)
+        except Exception as e:
+            change_set = self.describe_change_set(change_set_name)
+            stack = self.stacks[change_set.stack_id]
+            change_set.execution_status = "EXECUTE_FAILED"
+            if change_set.change_set_type == "CREATE":
+                fail_create(stack, e)
+            else:
+                fail_update(stack, e)
+
+    patch_attr(backend_cls, "execute_change_set", execute_change_set)
+    _installed = True

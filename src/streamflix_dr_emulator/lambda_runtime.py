@@ -1,0 +1,334 @@
+"""Run Python Lambda handlers in-process, instead of moto's Docker runner.
+
+The project's functions are its own Python, so the emulator runs them in this interpreter:
+- ``lambda.invoke`` (RequestResponse: the handler's return value as the payload, a raised
+  exception as ``X-Amz-Function-Error`` with the ``errorMessage``/``errorType``/``stackTrace`` body
+  Lambda documents; Event: HTTP 202 at once, the handler runs on a background thread)
+  https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html,
+  https://docs.aws.amazon.com/lambda/latest/dg/python-exceptions.html
+- Lambda-backed custom resources (``invoke_custom_resource``): the event CloudFormation sends
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html), with a
+  ``cfnresponse`` module whose ``send`` records the response instead of PUTting it to the
+  pre-signed URL (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-lambda-function-code-cfnresponsemodule.html).
+
+The code is the function's deployment package as moto holds it (inline ``ZipFile`` code is
+``index.py``; S3 code is the zip from moto's S3), extracted to a temporary directory; the handler
+module is imported fresh per invocation. The handler sees the function's environment variables,
+``AWS_REGION``/``AWS_DEFAULT_REGION`` of its region, test credentials and ``AWS_ENDPOINT_URL`` =
+the emulator, so a plain ``boto3.client("s3")`` inside it talks to the emulator.
+
+Limits, stated: environment variables are process-wide, so two handlers running at the same time
+with different values for one variable (including the region) see each other's; the function
+timeout is not enforced; only ``python*`` runtimes run (others fail with InvalidRuntimeException).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import types
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SUCCESS = "SUCCESS"
+FAILED = "FAILED"
+
+_endpoint: str | None = None
+_import_lock = threading.Lock()
+_env_lock = threading.Lock()
+_env_depth = 0
+_env_saved: dict[str, str | None] = {}
+_installed = False
+
+
+class UnsupportedRuntimeError(Exception):
+    """The function's runtime is not Python, so it cannot run in this interpreter."""
+
+    def __init__(self, function_name: str, runtime: str | None) -> None:
+        self.function_name = function_name
+        self.runtime = runtime
+        super().__init__(
+            f"function {function_name} has runtime {runtime!r}: the StreamFlix DR emulator runs only "
+            "python* runtimes in-process; use a python3.x runtime or test this function against AWS"
+        )
+
+
+@dataclass
+class CfnResponse:
+    """What a custom-resource handler sent through ``cfnresponse.send``."""
+
+    status: str
+    data: dict[str, Any]
+    physical_resource_id: str | None
+    reason: str | None
+    no_echo: bool = False
+
+
+@dataclass
+class Invocation:
+    """The outcome of one handler run."""
+
+    result: Any = None
+    error: dict[str, Any] | None = None
+    logs: str = ""
+    responses: list[CfnResponse] = field(default_factory=list)
+
+    @property
+    def payload(self) -> str:
+        return json.dumps(self.error if self.error is not None else self.result)
+
+
+def set_endpoint(endpoint: str | None) -> None:
+    """Where handlers' AWS SDK calls go (the running emulator); the server sets this."""
+    global _endpoint  # noqa: PLW0603 - one emulator per process
+    _endpoint = endpoint
+
+
+def get_endpoint() -> str | None:
+    return _endpoint
+
+
+class LambdaContext:
+    """The context object a Python handler receives (the attributes Lambda documents)."""
+
+    def __init__(self, fn: Any, timeout_s: int) -> None:
+        self.function_name = fn.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = fn.function_arn
+        self.memory_limit_in_mb = str(getattr(fn, "memory_size", 128))
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{fn.function_name}"
+        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _cfnresponse_shim(recorder: list[CfnResponse]) -> types.ModuleType:
+    """A ``cfnresponse`` module with AWS's names whose ``send`` records instead of PUTting."""
+    shim = types.ModuleType("cfnresponse")
+    shim.SUCCESS = SUCCESS  # type: ignore[attr-defined]
+    shim.FAILED = FAILED  # type: ignore[attr-defined]
+
+    def send(  # noqa: PLR0917 - AWS's cfnresponse.send signature
+        event: dict[str, Any],
+        context: Any,
+        responseStatus: str,
+        responseData: dict[str, Any] | None,
+        physicalResourceId: str | None = None,
+        noEcho: bool = False,
+        reason: str | None = None,
+    ) -> None:
+        default_reason = (
+            f"See the details in CloudWatch Log Stream: {getattr(context, 'log_stream_name', '')}"
+        )
+        recorder.append(
+            CfnResponse(
+                status=responseStatus,
+                data=dict(responseData or {}),
+                physical_resource_id=physicalResourceId or getattr(context, "log_stream_name", None),
+                reason=reason or default_reason,
+                no_echo=noEcho,
+            )
+        )
+
+    shim.send = send  # type: ignore[attr-defined]
+    return shim
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    global _env_depth  # noqa: PLW0603 - process-wide environment, see the module docstring
+    with _env_lock:
+        for key, value in values.items():
+            if key not in _env_saved:
+                _env_saved[key] = os.environ.get(key)
+            os.environ[key] = value
+        _env_depth += 1
+    try:
+        yield
+    finally:
+        with _env_lock:
+            _env_depth -= 1
+            if _env_depth == 0:
+                for key, old in _env_saved.items():
+                    if old is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = old
+                _env_saved.clear()
+
+
+def _function_env(fn: Any) -> dict[str, str]:
+    region = fn.region
+    env = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+    }
+    if _endpoint:
+        env["AWS_ENDPOINT_URL"] = _endpoint
+    env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+    return env
+
+
+def _load_handler(fn: Any, code_dir: Path, cfnresponse: types.ModuleType) -> Any:
+    """Import the handler module fresh from ``code_dir`` and return the handler callable."""
+    handler = fn.handler or ""
+    module_name, _, func_name = handler.rpartition(".")
+    if not module_name or not func_name:
+        raise ValueError(f"function {fn.function_name}: Handler={handler!r} must be '<module>.<function>'")
+    with _import_lock:
+        before = set(sys.modules)
+        saved = {name: sys.modules.pop(name) for name in (module_name, "cfnresponse") if name in sys.modules}
+        sys.modules["cfnresponse"] = cfnresponse
+        sys.path.insert(0, str(code_dir))
+        try:
+            module = importlib.import_module(module_name)
+        finally:
+            sys.path.remove(str(code_dir))
+            # Forget what came from the package so the next function with an ``index`` gets its own.
+            for name in set(sys.modules) - before:
+                file = getattr(sys.modules[name], "__file__", None) or ""
+                if name in (module_name, "cfnresponse") or file.startswith(str(code_dir)):
+                    sys.modules.pop(name, None)
+            sys.modules.pop("cfnresponse", None)
+            sys.modules.update(saved)
+    target = getattr(module, func_name, None)
+    if not callable(target):
+        raise ValueError(
+            f"function {fn.function_name}: Handler={handler!r}: {module_name} has no function {func_name}"
+        )
+    return target
+
+
+def run(fn: Any, event: Any) -> Invocation:
+    """Run ``fn``'s handler on ``event`` in this process.
+
+    Args:
+        fn: moto's ``LambdaFunction``.
+        event: the decoded event.
+
+    Returns:
+        The ``Invocation``: return value or error, captured stdout/stderr, recorded cfnresponse calls.
+
+    Raises:
+        UnsupportedRuntimeError: the runtime is not Python.
+    """
+    if not str(fn.run_time or "").startswith("python"):
+        raise UnsupportedRuntimeError(fn.function_name, fn.run_time)
+    outcome = Invocation()
+    shim = _cfnresponse_shim(outcome.responses)
+    with tempfile.TemporaryDirectory(prefix=f"lambda-{fn.function_name}-") as tmp:
+        code_dir = Path(tmp)
+        code = getattr(fn, "code_bytes", b"") or b""
+        if not code:
+            raise ValueError(f"function {fn.function_name} has no deployment package (ZipFile or S3 code)")
+        with zipfile.ZipFile(io.BytesIO(code)) as zf:
+            zf.extractall(code_dir)
+        logs = io.StringIO()
+        context = LambdaContext(fn, int(getattr(fn, "timeout", 3) or 3))
+        with _environment(_function_env(fn)):
+            try:
+                handler = _load_handler(fn, code_dir, shim)
+                with contextlib.redirect_stdout(logs):
+                    outcome.result = handler(event, context)
+            except Exception as e:
+                outcome.error = {
+                    "errorMessage": str(e),
+                    "errorType": type(e).__name__,
+                    "stackTrace": traceback.format_exception(e)[1:],
+                }
+                log.info("function %s raised %s: %s", fn.function_name, type(e).__name__, e)
+        outcome.logs = logs.getvalue()
+    return outcome
+
+
+def invoke_custom_resource(fn: Any, event: dict[str, Any]) -> CfnResponse:
+    """Run a custom-resource handler and return the response it sent.
+
+    A handler that raises or returns without calling ``cfnresponse.send`` yields FAILED (AWS would
+    wait for the response until the custom resource times out, then fail).
+    """
+    outcome = run(fn, event)
+    if outcome.responses:
+        return outcome.responses[-1]
+    problem = (
+        f"{outcome.error['errorType']}: {outcome.error['errorMessage']}"
+        if outcome.error
+        else "the handler returned without sending a response through cfnresponse.send"
+    )
+    return CfnResponse(
+        status=FAILED, data={}, physical_resource_id=None, reason=f"function {fn.function_name}: {problem}"
+    )
+
+
+def install() -> None:
+    """Make moto run Python functions in-process on every invoke path. Idempotent."""
+    global _installed  # noqa: PLW0603 - one patch per process
+    if _installed:
+        return
+    from moto.awslambda.models import LambdaFunction  # noqa: PLC0415
+    from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+    from streamflix_dr_emulator.cfn._common import patch_attr  # noqa: PLC0415
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        try:
+            outcome = run(self, event if event is not None else {})
+        except UnsupportedRuntimeError as e:
+            # Lambda's Invoke error for a runtime it cannot run (HTTP 502).
+            raise JsonRESTError("InvalidRuntimeException", str(e), code=502) from e
+        return outcome.payload, outcome.error is not None, outcome.logs
+
+    original_invoke = LambdaFunction.invoke
+
+    def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
+        inv_type = (request_headers or {}).get("x-amz-invocation-type") or (request_headers or {}).get(
+            "X-Amz-Invocation-Type", "RequestResponse"
+        )
+        if inv_type != "Event":
+            return original_invoke(self, body, request_headers, response_headers)
+        if not str(self.run_time or "").startswith("python"):
+            raise JsonRESTError(
+                "InvalidRuntimeException",
+                str(UnsupportedRuntimeError(self.function_name, self.run_time)),
+                code=502,
+            )
+        # Event: accepted at once (HTTP 202), run asynchronously like Lambda's internal queue.
+        event = json.loads(body) if body else {}
+
+        def background() -> None:
+            outcome = run(self, event)
+            if outcome.error:
+                log.warning(
+                    "async invocation of %s failed: %s", self.function_name, outcome.error["errorMessage"]
+                )
+
+        threading.Thread(target=background, name=f"lambda-{self.function_name}", daemon=True).start()
+        return b""
+
+    patch_attr(LambdaFunction, "_invoke_lambda", _invoke_lambda)
+    patch_attr(LambdaFunction, "invoke", invoke)
+    _installed = True
