@@ -11,6 +11,9 @@ import threading
 
 # Modules under streamflix_dr_emulator, in install order.
 MODULES: tuple[str, ...] = (
+    "fixes",
+    "cfn",
+    "lambda_runtime",
 )
 
 _lock = threading.Lock()
