@@ -14,6 +14,11 @@ MODULES: tuple[str, ...] = (
     "fixes",
     "cfn",
     "lambda_runtime",
+    "efs_replication",
+    "elasticache_global",
+    "secrets_replication",
+    "rds_replication",
+    "dataplane",
 )
 
 _lock = threading.Lock()

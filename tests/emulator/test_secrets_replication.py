@@ -1,0 +1,148 @@
+"""Secrets Manager StopReplicationToReplica and PrimaryRegion on the emulator, through boto3."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from streamflix_dr_emulator import (
+    dataplane,
+    efs_replication,
+    elasticache_global,
+    rds_replication,
+    secrets_replication,
+)
+
+PRIMARY = "eu-west-2"
+DR = "us-east-1"
+
+
+# Falls back to a private server when E1's session fixture `emulator_endpoint` is not there.
+@pytest.fixture(scope="module")
+def endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
+    try:
+        yield request.getfixturevalue("emulator_endpoint")
+        return
+    except pytest.FixtureLookupError:
+        pass
+    for module in (efs_replication, elasticache_global, secrets_replication, rds_replication, dataplane):
+        module.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def aws(endpoint: str, service: str, region: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def replicated_secret(endpoint: str) -> tuple[str, str]:
+    name = uid("db-")
+    arn = aws(endpoint, "secretsmanager", PRIMARY).create_secret(
+        Name=name, SecretString='{"password": "s3cret"}', AddReplicaRegions=[{"Region": DR}]
+    )["ARN"]
+    return name, str(arn)
+
+
+def test_describe_is_consistent_in_both_regions(endpoint: str) -> None:
+    name, _ = replicated_secret(endpoint)
+    primary = aws(endpoint, "secretsmanager", PRIMARY).describe_secret(SecretId=name)
+    replica = aws(endpoint, "secretsmanager", DR).describe_secret(SecretId=name)
+    assert primary["PrimaryRegion"] == PRIMARY
+    assert [s["Region"] for s in primary["ReplicationStatus"]] == [DR]
+    assert replica["PrimaryRegion"] == PRIMARY
+    assert replica["ARN"].split(":")[3] == DR
+
+
+def test_stop_replication_promotes_replica(endpoint: str) -> None:
+    name, primary_arn = replicated_secret(endpoint)
+    dr = aws(endpoint, "secretsmanager", DR)
+    # Before: the replica refuses writes (they must go to the primary's region).
+    with pytest.raises(ClientError) as e:
+        dr.put_secret_value(SecretId=name, SecretString="nope")
+    assert error_of(e)[0] == "InvalidParameterException"
+
+    arn = dr.stop_replication_to_replica(SecretId=name)["ARN"]
+    assert arn == primary_arn.replace(f":{PRIMARY}:", f":{DR}:")
+    standalone = dr.describe_secret(SecretId=name)
+    assert "PrimaryRegion" not in standalone
+    assert "ReplicationStatus" not in standalone
+    assert standalone["ARN"] == arn
+    assert dr.get_secret_value(SecretId=name)["SecretString"] == '{"password": "s3cret"}'
+    # Now writable, and independent of the former primary.
+    dr.put_secret_value(SecretId=name, SecretString="rotated-in-dr")
+    assert dr.get_secret_value(SecretId=name)["SecretString"] == "rotated-in-dr"
+    primary = aws(endpoint, "secretsmanager", PRIMARY)
+    assert primary.get_secret_value(SecretId=name)["SecretString"] == '{"password": "s3cret"}'
+    described = primary.describe_secret(SecretId=name)
+    assert "ReplicationStatus" not in described
+    assert "PrimaryRegion" not in described
+
+
+def test_former_primary_can_be_deleted_after_stop(endpoint: str) -> None:
+    name, _ = replicated_secret(endpoint)
+    primary = aws(endpoint, "secretsmanager", PRIMARY)
+    with pytest.raises(ClientError) as e:
+        primary.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    assert error_of(e)[0] == "InvalidParameterException"
+    aws(endpoint, "secretsmanager", DR).stop_replication_to_replica(SecretId=name)
+    primary.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    assert aws(endpoint, "secretsmanager", DR).describe_secret(SecretId=name)["Name"] == name
+
+
+def test_stop_on_primary_is_refused(endpoint: str) -> None:
+    name, _ = replicated_secret(endpoint)
+    with pytest.raises(ClientError) as e:
+        aws(endpoint, "secretsmanager", PRIMARY).stop_replication_to_replica(SecretId=name)
+    assert error_of(e) == ("InvalidRequestException", 400)
+    assert "not a replica" in str(e.value)
+
+
+def test_stop_twice_is_refused(endpoint: str) -> None:
+    name, _ = replicated_secret(endpoint)
+    dr = aws(endpoint, "secretsmanager", DR)
+    dr.stop_replication_to_replica(SecretId=name)
+    with pytest.raises(ClientError) as e:
+        dr.stop_replication_to_replica(SecretId=name)
+    assert error_of(e) == ("InvalidRequestException", 400)
+
+
+def test_stop_unknown_secret(endpoint: str) -> None:
+    with pytest.raises(ClientError) as e:
+        aws(endpoint, "secretsmanager", DR).stop_replication_to_replica(SecretId=uid("missing-"))
+    assert error_of(e) == ("ResourceNotFoundException", 404)
+
+
+def test_stop_by_replica_arn(endpoint: str) -> None:
+    name, primary_arn = replicated_secret(endpoint)
+    replica_arn = primary_arn.replace(f":{PRIMARY}:", f":{DR}:")
+    assert (
+        aws(endpoint, "secretsmanager", DR).stop_replication_to_replica(SecretId=replica_arn)["ARN"]
+        == replica_arn
+    )
+    assert aws(endpoint, "secretsmanager", DR).describe_secret(SecretId=replica_arn)["Name"] == name
