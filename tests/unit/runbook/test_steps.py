@@ -290,7 +290,7 @@ def test_switch_dns_without_domain_is_skipped_with_warning(aws: ClientFactory, t
     assert outcome.skipped and "http://dr-alb" in outcome.warnings[0]
 
 
-# -- steps whose APIs plain moto lacks: fakes that follow the AWS API reference --------------------------------
+# -- steps whose APIs plain moto lacks: fakes that follow the AWS API reference
 class _FakeFactory:
     def __init__(self, real: ClientFactory, **fakes: Any) -> None:
         self.real = real
@@ -313,7 +313,7 @@ class FakeEfs:
         self.refuse_all = refuse_all
         self.deletes: list[dict[str, Any]] = []
 
-    def describe_replication_configurations(self, FileSystemId: str) -> dict[str, Any]:  # noqa: N803
+    def describe_replication_configurations(self, FileSystemId: str) -> dict[str, Any]:
         if not self.replicating:
             raise _not_found("ReplicationNotFound", "DescribeReplicationConfigurations")
         return {
@@ -340,7 +340,7 @@ class FakeEfs:
             )
         self.replicating = False
 
-    def describe_file_systems(self, FileSystemId: str) -> dict[str, Any]:  # noqa: N803
+    def describe_file_systems(self, FileSystemId: str) -> dict[str, Any]:
         return {
             "FileSystems": [
                 {
@@ -425,11 +425,11 @@ class FakeSecrets:
         self.primary = {"db": PRIMARY, "redis": PRIMARY}
         self.stopped: list[str] = []
 
-    def describe_secret(self, SecretId: str) -> dict[str, Any]:  # noqa: N803
+    def describe_secret(self, SecretId: str) -> dict[str, Any]:
         region = self.primary[SecretId]
         return {"Name": SecretId, **({"PrimaryRegion": region} if region != DR else {})}
 
-    def stop_replication_to_replica(self, SecretId: str) -> None:  # noqa: N803
+    def stop_replication_to_replica(self, SecretId: str) -> None:
         self.stopped.append(SecretId)
         self.primary[SecretId] = DR
 

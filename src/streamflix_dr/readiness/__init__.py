@@ -1,0 +1,1 @@
+"""Readiness checks: can the DR region take over now."""
