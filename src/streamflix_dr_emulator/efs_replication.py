@@ -383,7 +383,8 @@ def publish_time_since_last_sync(rep: Replication) -> None:
                 ],
                 "Value": max(0.0, regional_state.now() - rep.last_replicated),
                 "Unit": "Seconds",
-                "Timestamp": regional_state.now_datetime(),
+                # moto's CloudWatch keeps naive UTC datetimes (its utcnow()); an aware one breaks its queries.
+                "Timestamp": regional_state.now_datetime().replace(tzinfo=None),
             }
         ],
     )

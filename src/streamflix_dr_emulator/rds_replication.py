@@ -74,7 +74,8 @@ def publish_replica_lag(account_id: str, region: str, db_id: str, lag_seconds: f
                 "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db_id}],
                 "Value": max(0.0, lag_seconds),
                 "Unit": "Seconds",
-                "Timestamp": regional_state.now_datetime(),
+                # moto's CloudWatch keeps naive UTC datetimes (its utcnow()); an aware one breaks its queries.
+                "Timestamp": regional_state.now_datetime().replace(tzinfo=None),
             }
         ],
     )
