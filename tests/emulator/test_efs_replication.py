@@ -309,3 +309,22 @@ def test_sync_sets_last_replicated_and_publishes_time_since_last_sync(endpoint: 
     )["Metrics"]
     assert len(metrics) == 1
     assert {"Name": "DestinationFileSystemId", "Value": dest} in metrics[0]["Dimensions"]
+
+
+def test_python_functions_for_cloudformation_models(endpoint: str) -> None:
+    account = "123456789012"
+    source, dest = make_fs(endpoint, PRIMARY), make_fs(endpoint, DR)
+    assert efs_replication.update_protection(account, DR, dest, "DISABLED") == {
+        "ReplicationOverwriteProtection": "DISABLED"
+    }
+    destinations = [{"Region": DR, "FileSystemId": dest}]
+    created = efs_replication.create_replication(account, PRIMARY, source, destinations)
+    assert created["Destinations"][0]["FileSystemId"] == dest
+    assert efs_replication.protection(account, DR, dest) == "REPLICATING"
+    assert efs_replication.is_read_only(account, DR, dest)
+    assert not efs_replication.is_read_only(account, PRIMARY, source)
+    # What the API reports is the same state.
+    assert protection(endpoint, DR, dest) == "REPLICATING"
+    removed = efs_replication.delete_replication(account, PRIMARY, source)
+    assert removed.destination_id == dest
+    assert protection(endpoint, DR, dest) == "ENABLED"
