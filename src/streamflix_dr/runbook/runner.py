@@ -170,6 +170,7 @@ class Runner:
         self.poll_seconds = poll_seconds
         self.on_event = on_event
         self._last_renew = 0.0
+        self.last_operation_id = ""
 
     # -- plan ---------------------------------------------------------------------------------------------
     def plan(self) -> Plan:
@@ -362,6 +363,7 @@ class Runner:
         ):
             operation_id = held.operation_id
         op_id = operation_id or new_operation_id(now, self.topology.direction)
+        self.last_operation_id = op_id
         if not (held and held.operation_id == op_id and held.lease_until >= now):
             self.lock.acquire(op_id, self.topology.direction, self.owner, now, self.lease_seconds)
         else:

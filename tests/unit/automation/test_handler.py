@@ -1,0 +1,184 @@
+"""The Lambda entry points on moto: one step per invocation, journaled; readiness publishes metrics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from moto.rds.models import RDSBackend
+
+from streamflix_dr.automation import handler
+from streamflix_dr.aws.clients import ClientFactory
+from streamflix_dr.constants import StepId
+from streamflix_dr.errors import ConfigError, FailoverError
+from streamflix_dr.runbook.journal import DynamoJournal, OperationStatus, RunLock, StepStatus
+
+PRIMARY, DR, TABLE = "eu-west-2", "us-east-1", "streamflix-dr-journal-t1"
+ORDER = [
+    StepId.FENCE_PRIMARY,
+    StepId.PROMOTE_DB,
+    StepId.FAILOVER_EFS,
+    StepId.FAILOVER_REDIS,
+    StepId.STOP_SECRET_REPLICATION,
+    StepId.SCALE_ECS,
+    StepId.SWITCH_DNS,
+    StepId.VERIFY_SERVING,
+]
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": DR,
+    }.items():
+        monkeypatch.setenv(k, v)
+    original = RDSBackend.promote_read_replica
+
+    def promote(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        # AWS clears the replica link on promotion [API PromoteReadReplica]; moto 5.2.5 does not.
+        db = original(self, db_kwargs)
+        db.source_db_instance_identifier = None
+        return db
+
+    monkeypatch.setattr(RDSBackend, "promote_read_replica", promote)
+    with mock_aws():
+        f = ClientFactory()
+        f.client("dynamodb", DR).create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+        )
+        arn = f.client("rds", PRIMARY).create_db_instance(
+            DBInstanceIdentifier="db",
+            Engine="postgres",
+            DBInstanceClass="db.r6g.large",
+            MasterUsername="app",
+            MasterUserPassword="password123",
+            AllocatedStorage=20,
+            BackupRetentionPeriod=7,
+        )["DBInstance"]["DBInstanceArn"]
+        f.client("rds", DR).create_db_instance_read_replica(
+            DBInstanceIdentifier="db-replica", SourceDBInstanceIdentifier=arn, SourceRegion=PRIMARY
+        )
+        for region, count in ((PRIMARY, 2), (DR, 1)):
+            ecs = f.client("ecs", region)
+            ecs.create_cluster(clusterName="streamflix-t1")
+            ecs.register_task_definition(
+                family="app", containerDefinitions=[{"name": "a", "image": "x", "memory": 512}]
+            )
+            ecs.create_service(
+                cluster="streamflix-t1", serviceName="app", taskDefinition="app", desiredCount=count
+            )
+        env = {
+            "STREAMFLIX_PRIMARY_REGION": PRIMARY,
+            "STREAMFLIX_DR_REGION": DR,
+            "STREAMFLIX_SUFFIX": "t1",
+            "STREAMFLIX_JOURNAL_TABLE": TABLE,
+            "STREAMFLIX_DB_INSTANCE_ID": "db-replica",
+            "STREAMFLIX_PRIMARY_DB_ARN": arn,
+            "STREAMFLIX_ECS_CLUSTER": "streamflix-t1",
+            "STREAMFLIX_ECS_SERVICE": "app",
+            "STREAMFLIX_FAILOVER_DESIRED_COUNT": "2",
+        }
+        yield f, env
+
+
+def test_state_machine_sequence_runs_each_step_once(cloud: tuple[ClientFactory, dict[str, str]]) -> None:
+    factory, env = cloud
+    results = [
+        handler.failover_step({"step": s.value, "operation_id": "exec-1"}, None, factory=factory, environ=env)
+        for s in ORDER
+    ]
+    assert {r["operation_id"] for r in results} == {"exec-1"}
+    assert [r["status"] for r in results] == [
+        "done",
+        "done",
+        "skipped",
+        "skipped",
+        "done",
+        "done",
+        "skipped",
+        "done",
+    ]
+    dynamo = factory.client("dynamodb", DR)
+    journal = DynamoJournal(dynamo, TABLE, DR)
+    assert journal.get_operation("exec-1").status is OperationStatus.SUCCEEDED  # type: ignore[union-attr]
+    steps = journal.steps("exec-1")
+    # no secrets configured: check_done finds nothing to stop, so that action never runs
+    assert {k: r.runs for k, r in steps.items()} == {
+        s.value: 0 if s is StepId.STOP_SECRET_REPLICATION else 1 for s in ORDER
+    }
+    lock = RunLock(dynamo, TABLE, DR, "t1").read()
+    assert lock is not None and lock.status is OperationStatus.SUCCEEDED and lock.lease_until == 0
+    # a retried state (Step Functions Retry) is a no-op: the journal says done
+    again = handler.failover_step(
+        {"step": "promote-db", "operation_id": "exec-1"}, None, factory=factory, environ=env
+    )
+    assert again["runs"] == 1 and again["status"] == StepStatus.DONE.value
+    svc = factory.client("ecs", PRIMARY).describe_services(cluster="streamflix-t1", services=["app"])[
+        "services"
+    ][0]
+    assert svc["desiredCount"] == 0
+
+
+def test_failed_step_raises_for_the_state_machine(cloud: tuple[ClientFactory, dict[str, str]]) -> None:
+    factory, env = cloud
+    with pytest.raises(FailoverError, match="promote-db"):
+        handler.failover_step(
+            {"step": "promote-db", "operation_id": "exec-2"},
+            None,
+            factory=factory,
+            environ={**env, "STREAMFLIX_DB_INSTANCE_ID": "missing"},
+        )
+    lock = RunLock(factory.client("dynamodb", DR), TABLE, DR, "t1").read()
+    assert lock is not None and lock.status is OperationStatus.FAILED
+
+
+def test_bad_event_names_the_field(cloud: tuple[ClientFactory, dict[str, str]]) -> None:
+    factory, env = cloud
+    with pytest.raises(ConfigError, match="step"):
+        handler.failover_step({"step": "reboot-everything"}, None, factory=factory, environ=env)
+    with pytest.raises(ConfigError, match="STREAMFLIX_JOURNAL_TABLE"):
+        handler.failover_step(
+            {"step": "fence-primary"},
+            None,
+            factory=factory,
+            environ={k: v for k, v in env.items() if k != "STREAMFLIX_JOURNAL_TABLE"},
+        )
+
+
+def test_readiness_handler_publishes_metrics(cloud: tuple[ClientFactory, dict[str, str]]) -> None:
+    factory, env = cloud
+    out = handler.readiness({}, None, factory=factory, environ=env)
+    # moto has no EFS replication, no image, no alarms: not ready, and it says which checks failed
+    assert out["ready"] is False and out["counts"]["fail"] >= 1
+    assert {f["check_id"] for f in out["failed"]} >= {"EFS001"}
+    stats = factory.client("cloudwatch", DR).list_metrics(Namespace="StreamflixDR")["Metrics"]
+    assert {m["MetricName"] for m in stats} == {"Ready", "FailedChecks"}
+    assert stats[0]["Dimensions"] == [{"Name": "Environment", "Value": "t1"}]
+
+
+def test_automation_imports_nothing_outside_the_lambda_runtime() -> None:
+    code = (
+        "import sys\n"
+        "for m in ('yaml', 'click', 'cfnlint', 'moto'):\n"
+        "    sys.modules[m] = None\n"
+        "import streamflix_dr.automation.handler\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
