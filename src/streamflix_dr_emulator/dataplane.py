@@ -611,4 +611,16 @@ def install() -> None:
         return original_action(self)
 
     regional_state.patch(BaseResponse, "call_action", call_action)
+
+    # moto's reset (``/moto-api/reset``, ``reset_backends``) ends in BackendDict.reset(): a clean
+    # emulator must not keep data, a shifted clock or an outage from before.
+    from moto.core.base_backend import BackendDict  # noqa: PLC0415
+
+    original_reset = BackendDict.__dict__["reset"].__func__
+
+    def reset_backends(cls: Any) -> None:
+        original_reset(cls)
+        reset()
+
+    regional_state.patch(BackendDict, "reset", classmethod(reset_backends))
     _installed = True
