@@ -1,0 +1,153 @@
+"""Turn a run's result into the report document (plain data: JSON-ready dicts).
+
+Time figures:
+  rto_seconds            wall-clock from the operation's start to the end of verify-serving
+  rto_modelled_seconds   the same, scaled back by the latency model's factor (equal on real AWS)
+  rto_serial_seconds     the steps' durations (scaled back) added up, as if nothing ran in parallel
+  critical_path_seconds  per stage, the longest step's pure AWS time (model waits; measured on AWS)
+  overhead_fraction      1 - critical_path / rto_modelled: what the orchestration itself costs
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamflix_dr.constants import StepId
+from streamflix_dr.runbook.journal import StepRecord
+from streamflix_dr.runbook.runner import RunResult
+
+SCHEMA_VERSION = 1
+# Which step measures which data store's RPO.
+RPO_SOURCES = {
+    "rds": StepId.PROMOTE_DB.value,
+    "efs": StepId.FAILOVER_EFS.value,
+    "redis": StepId.FAILOVER_REDIS.value,
+}
+
+
+def _duration(rec: StepRecord) -> float:
+    if rec.started_at is None or rec.ended_at is None:
+        return 0.0
+    return max(0.0, rec.ended_at - rec.started_at)
+
+
+def build_report(
+    result: RunResult,
+    *,
+    kind: str = "failover",
+    environment: str = "",
+    rto_target_seconds: float | None = None,
+    readiness: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report document for a run (failover or drill)."""
+    scale = result.time_scale or 1.0
+    modelled = scale != 1.0
+    t0 = result.started_at
+    verify = result.step(StepId.VERIFY_SERVING.value)
+    serving = bool(verify and verify.status.finished and verify.ended_at)
+    end = verify.ended_at if serving and verify and verify.ended_at else result.ended_at
+    rto = max(0.0, end - t0)
+    rto_modelled = rto / scale
+    serial = sum(_duration(r) for r in result.steps) / scale
+    by_step = {r.step: r for r in result.steps}
+    critical = 0.0
+    for _stage, _parallel, planned in result.plan.stages:
+        works = []
+        for planned_step in planned:
+            rec = by_step.get(planned_step.step)
+            if rec is None:
+                continue
+            works.append(rec.modelled_seconds if modelled else _duration(rec))
+        critical += max(works, default=0.0)
+    overhead = max(0.0, 1.0 - critical / rto_modelled) if rto_modelled > 0 else 0.0
+    steps = []
+    planned_by_step = {p.step: p for p in result.plan.steps}
+    for rec in result.steps:
+        p = planned_by_step.get(rec.step)
+        start = (rec.started_at - t0) if rec.started_at is not None else None
+        stop = (rec.ended_at - t0) if rec.ended_at is not None else None
+        steps.append(
+            {
+                "step": rec.step,
+                "stage": p.stage if p else "",
+                "parallel": bool(p and p.parallel),
+                "status": rec.status.value,
+                "start": _r(start),
+                "end": _r(stop),
+                "start_modelled": _r(start / scale) if start is not None else None,
+                "end_modelled": _r(stop / scale) if stop is not None else None,
+                "duration_seconds": _r(_duration(rec)),
+                "modelled_seconds": _r(rec.modelled_seconds),
+                "expected_seconds": p.expected_seconds if p else None,
+                "runs": rec.runs,
+                "attempts": rec.attempts,
+                "message": rec.message,
+                "warnings": list(rec.warnings),
+            }
+        )
+    rpo: dict[str, float | None] = {}
+    for store, step in RPO_SOURCES.items():
+        rec = by_step.get(step)
+        value = rec.metrics.get("rpo_seconds") if rec else None
+        rpo[store] = _r(value) if value is not None else None
+    doc: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "kind": kind,
+        "environment": environment,
+        "operation_id": result.operation_id,
+        "direction": result.direction,
+        "result": "succeeded" if result.succeeded else "failed",
+        "error": result.error,
+        "serving": serving,
+        "resumed": result.resumed,
+        "started_at": t0,
+        "ended_at": result.ended_at,
+        "time_scale": scale,
+        "rto_seconds": _r(rto),
+        "rto_modelled_seconds": _r(rto_modelled),
+        "rto_serial_seconds": _r(serial),
+        "critical_path_seconds": _r(critical),
+        "overhead_fraction": round(overhead, 4),
+        "plan_expected_seconds": result.plan.expected_seconds,
+        "plan_serial_seconds": result.plan.serial_seconds,
+        "rto_target_seconds": rto_target_seconds,
+        "rpo_seconds": rpo,
+        "steps": steps,
+        "warnings": list(result.warnings),
+    }
+    if readiness is not None:
+        doc["readiness"] = readiness
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    """The one-object summary (``drill --json``, history lines)."""
+    keys = (
+        "kind",
+        "operation_id",
+        "result",
+        "rto_seconds",
+        "rto_modelled_seconds",
+        "rto_serial_seconds",
+        "overhead_fraction",
+        "rpo_seconds",
+        "time_scale",
+        "started_at",
+        "error",
+    )
+    out = {k: doc.get(k) for k in keys}
+    out["steps"] = [
+        {k: s[k] for k in ("step", "status", "start", "end", "start_modelled", "end_modelled")}
+        for s in doc.get("steps", [])
+    ]
+    for extra in ("data", "report_path"):
+        if extra in doc:
+            out[extra] = doc[extra]
+    return out
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 3)

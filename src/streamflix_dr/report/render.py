@@ -1,0 +1,130 @@
+"""Render and write a report: report.json, report.md (with timeline.svg), and the drill history."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from streamflix_dr.report.model import summary
+from streamflix_dr.report.svg import timeline_svg
+
+log = logging.getLogger(__name__)
+
+
+def _s(v: Any) -> str:
+    if v is None:
+        return "unknown"
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
+    """A page a person reads: outcome, RTO/RPO against the targets, the timeline, each step."""
+    scale = doc.get("time_scale", 1.0)
+    lines = [
+        f"# {doc.get('kind', 'failover').capitalize()} {doc.get('operation_id', '')}",
+        "",
+        f"- Result: **{doc.get('result')}**" + (f" ({doc['error']})" if doc.get("error") else ""),
+        f"- Direction: {doc.get('direction')}" + (" (resumed run)" if doc.get("resumed") else ""),
+        f"- Environment: {doc.get('environment') or '-'}",
+    ]
+    if scale != 1.0:
+        lines.append(
+            f"- Latency model on: AWS durations scaled by {scale:.4g} (figures below are scaled back)"
+        )
+    target = doc.get("rto_target_seconds")
+    rto = doc.get("rto_modelled_seconds")
+    verdict = ""
+    if target and rto is not None:
+        verdict = " - within target" if rto <= target else " - **over target**"
+    lines += [
+        "",
+        "## Recovery time",
+        "",
+        "| Figure | Seconds |",
+        "|---|---|",
+        f"| RTO (start to DR serving){' - modelled' if scale != 1.0 else ''} | {_s(rto)}{verdict} |",
+        f"| Wall-clock of this run | {_s(doc.get('rto_seconds'))} |",
+        f"| Serial sum of the steps | {_s(doc.get('rto_serial_seconds'))} |",
+        f"| Critical path of AWS work | {_s(doc.get('critical_path_seconds'))} |",
+        f"| Orchestration overhead | {doc.get('overhead_fraction', 0) * 100:.1f} % |",
+        f"| Plan's expectation (latency model) | {_s(doc.get('plan_expected_seconds'))} |",
+        f"| RTO target | {_s(target)} |",
+        "",
+        "## Data loss (RPO) per store",
+        "",
+        "| Store | RPO seconds | Measured from |",
+        "|---|---|---|",
+    ]
+    sources = {
+        "rds": "ReplicaLag at promotion",
+        "efs": "LastReplicatedTimestamp (or TimeSinceLastSync)",
+        "redis": "GlobalDatastoreReplicationLag (none: cache starts empty)",
+    }
+    for store, value in (doc.get("rpo_seconds") or {}).items():
+        lines.append(f"| {store} | {_s(value)} | {sources.get(store, '')} |")
+    data = doc.get("data")
+    if data:
+        lines += [
+            "",
+            "## Data written before the failure and read after it",
+            "",
+            "| Store | Written | Survived |",
+            "|---|---|---|",
+        ]
+        for store, d in data.items():
+            lines.append(f"| {store} | {d.get('written')} | {d.get('survived')} |")
+    lines += [
+        "",
+        "## Timeline",
+        "",
+        f"![timeline]({svg_name})",
+        "",
+        "## Steps",
+        "",
+        "| Step | Status | Start (s) | End (s) | Runs | Message |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in doc.get("steps", []):
+        lines.append(
+            f"| {s['step']} | {s['status']} | {_s(s.get('start_modelled'))} | {_s(s.get('end_modelled'))} "
+            f"| {s.get('runs')} | {s.get('message', '').replace('|', '/')} |"
+        )
+    if doc.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in doc["warnings"]]
+    readiness = doc.get("readiness")
+    if readiness:
+        lines += [
+            "",
+            "## Readiness before the run",
+            "",
+            f"Ready: {readiness.get('ready')} ({readiness.get('counts')})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(doc: dict[str, Any], folder: Path) -> dict[str, Path]:
+    """Write report.json, report.md and timeline.svg into ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": folder / "report.json", "markdown": folder / "report.md", "svg": folder / "timeline.svg"}
+    paths["json"].write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    paths["svg"].write_text(timeline_svg(doc), encoding="utf-8")
+    paths["markdown"].write_text(to_markdown(doc, paths["svg"].name), encoding="utf-8")
+    log.info("report written to %s", folder)
+    return paths
+
+
+def append_history(doc: dict[str, Any], path: Path) -> None:
+    """Append the run's summary as one JSON line (drills: reports/history.jsonl)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(summary(doc), sort_keys=True, default=str) + "\n")
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
