@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,7 +298,7 @@ def create_replication(
         else:
             kms = dest_spec.get("KmsKeyId")
             dest = _backend(account_id, dest_region).create_file_system(
-                creation_token=f"{source.file_system_id}-replica-{dest_region}",
+                creation_token=f"{source.file_system_id}-replica-{uuid.uuid4().hex}",
                 performance_mode=source.performance_mode,
                 encrypted=bool(source.encrypted or kms),
                 kms_key_id=kms,

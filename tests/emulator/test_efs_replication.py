@@ -328,3 +328,12 @@ def test_python_functions_for_cloudformation_models(endpoint: str) -> None:
     removed = efs_replication.delete_replication(account, PRIMARY, source)
     assert removed.destination_id == dest
     assert protection(endpoint, DR, dest) == "ENABLED"
+
+
+def test_replication_to_a_new_destination_can_be_recreated(endpoint: str) -> None:
+    source = make_fs(endpoint, PRIMARY)
+    efs = aws(endpoint, "efs", PRIMARY)
+    first = efs.create_replication_configuration(SourceFileSystemId=source, Destinations=[{"Region": DR}])
+    efs.delete_replication_configuration(SourceFileSystemId=source)
+    second = efs.create_replication_configuration(SourceFileSystemId=source, Destinations=[{"Region": DR}])
+    assert first["Destinations"][0]["FileSystemId"] != second["Destinations"][0]["FileSystemId"]
