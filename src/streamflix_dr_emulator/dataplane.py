@@ -261,6 +261,7 @@ def _pump_cache(account: str, now: float, force: bool) -> None:
             continue
         src_key = ("cache", account, primary.region, primary.rg_id)
         src = _store(src_key, primary.rg)
+        src.link = None  # a primary follows nobody; after a failback it must resync from scratch
         for member in group.members:
             if member.role != elasticache_global.SECONDARY or regional_state.is_failed(member.region):
                 continue

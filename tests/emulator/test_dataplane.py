@@ -368,3 +368,21 @@ def test_clock_and_config_round_trip(dp: DataPlaneClient) -> None:
     after = dp.advance_clock(100)
     assert after >= before["now"] + 100
     assert dp.state()["config"]["replication_lag_seconds"] == LAG
+
+
+def test_cache_failback_resyncs_the_old_primary(endpoint: str, dp: DataPlaneClient) -> None:
+    global_id, primary, secondary = make_cache_pair(endpoint)
+    ec = aws(endpoint, "elasticache", DR)
+    dp.set_key(PRIMARY, primary, "a", "1")
+    dp.sync()
+    ec.failover_global_replication_group(
+        GlobalReplicationGroupId=global_id, PrimaryRegion=DR, PrimaryReplicationGroupId=secondary
+    )
+    dp.set_key(DR, secondary, "b", "2")
+    dp.sync()
+    ec.failover_global_replication_group(
+        GlobalReplicationGroupId=global_id, PrimaryRegion=PRIMARY, PrimaryReplicationGroupId=primary
+    )
+    dp.set_key(PRIMARY, primary, "c", "3")
+    dp.sync()
+    assert [dp.get_key(DR, secondary, k) for k in ("a", "b", "c")] == ["1", "2", "3"]
