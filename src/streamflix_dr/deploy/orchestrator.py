@@ -26,6 +26,7 @@ from streamflix_dr.deploy.plan import DEPLOY_ORDER, DeployResult, Plan, StageRes
 from streamflix_dr.deploy.stacks import RESUME_HINT, Stack, StackEvent, Timing, outputs_of, parameters_of
 from streamflix_dr.errors import AbortedByUser, AwsError, ConfigError, StackError
 from streamflix_dr.template import load_template, to_json
+from streamflix_dr.template_model import check_parameter_values
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,12 @@ def peer_parameters(
     env: Environment, role: Role, phase: Phase, peer_outputs: dict[str, str]
 ) -> dict[str, str]:
     """Values read from the other region's stack outputs, as this stack's parameters."""
+    mapping = peer_mapping(env, role, phase)
+    return {param: peer_outputs[out] for param, out in mapping.items() if peer_outputs.get(out)}
+
+
+def peer_mapping(env: Environment, role: Role, phase: Phase) -> dict[str, str]:
+    """Parameter of this stack -> output of the other region's stack it comes from."""
     if role is Role.PRIMARY:
         mapping = {
             Param.DR_FILE_SYSTEM_ID: Output.FILE_SYSTEM_ID,
@@ -89,7 +96,26 @@ def peer_parameters(
             mapping[Param.GLOBAL_DATASTORE_ID] = Output.GLOBAL_DATASTORE_ID
     else:
         return {}
-    return {param: peer_outputs[out] for param, out in mapping.items() if peer_outputs.get(out)}
+    return mapping
+
+
+_PREFLIGHT_EXTRA = {
+    Param.ARTIFACT_BUCKET: "preflight-artifacts",
+    Param.AUTOMATION_CODE_KEY: "automation/preflight.zip",
+}
+
+
+def preflight_peer_outputs(env: Environment) -> dict[str, str]:
+    """Well-formed stand-ins for the outputs passed between regions, for checks before any AWS call."""
+    zero = "00000000-0000-0000-0000-000000000000"
+    return {
+        Output.FILE_SYSTEM_ID: "fs-00000000",
+        Output.KMS_KEY_ARN: f"arn:aws:kms:{env.dr_region}:000000000000:key/{zero}",
+        Output.BACKUP_VAULT_ARN: f"arn:aws:backup:{env.dr_region}:000000000000:backup-vault:preflight",
+        Output.DB_INSTANCE_ARN: f"arn:aws:rds:{env.primary_region}:000000000000:db:preflight",
+        Output.HEALTH_CHECK_ID: zero,
+        Output.GLOBAL_DATASTORE_ID: "aaaaa-preflight",
+    }
 
 
 def stack_parameters(
@@ -121,10 +147,6 @@ def check_parameters(template: dict[str, Any], params: dict[str, str], where: st
 
 
 def _parameter_problems(template: dict[str, Any], params: dict[str, str]) -> list[str]:
-    try:
-        from streamflix_dr.template_model import check_parameter_values  # type: ignore[import-untyped]  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - the model module ships with the package
-        return []
     return list(check_parameter_values(template, params))
 
 
@@ -162,14 +184,14 @@ def deploy(
     clock = t.timing.clock
     started = clock()
     tpl = template if template is not None else load_template()
-    # Everything that can be checked without AWS is checked first: peer values are unknown yet,
-    # so check each stage's own values now and the full set again just before its stack changes.
+    # Everything that can be checked without AWS is checked first. Peer values are unknown yet:
+    # well-formed placeholders stand in for them now; the real ones are checked before each stack changes.
     for role, phase in DEPLOY_ORDER:
-        check_parameters(
-            tpl,
-            stack_parameters(env, template=tpl, role=role, phase=phase, peer={}),
-            f"{role.value}/{phase.value}",
+        peer = peer_parameters(env, role, phase, preflight_peer_outputs(env))
+        params = stack_parameters(
+            env, template=tpl, role=role, phase=phase, peer=peer, extra=_PREFLIGHT_EXTRA
         )
+        check_parameters(tpl, params, f"{role.value}/{phase.value}")
     body = to_json(tpl)
     declared = set((tpl.get("Parameters") or {}).keys())
 
@@ -226,7 +248,17 @@ def deploy(
                 "the DR stack is already at phase full",
             )
         else:
-            peer = peer_parameters(env, role, phase, stacks[other].outputs())
+            peer_outputs = stacks[other].outputs()
+            missing = sorted(o for o in peer_mapping(env, role, phase).values() if not peer_outputs.get(o))
+            if missing:
+                raise StackError(
+                    stacks[other].region,
+                    stacks[other].name,
+                    f"has no output {', '.join(missing)}, which the {role.value} stack ({phase.value}) needs "
+                    "as parameters",
+                    "deploy it with the current template (" + RESUME_HINT + ") and check its Outputs",
+                )
+            peer = peer_parameters(env, role, phase, peer_outputs)
             params = stack_parameters(env, template=tpl, role=role, phase=phase, peer=peer, extra=extra[role])
             check_parameters(tpl, params, f"{role.value}/{phase.value}")
             result = _apply(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from deploy_fakes import FakeFactory, client_error, small_template
+from deploy_fakes import FakeFactory, client_error, default_outputs, small_template
 
 from streamflix_dr.deploy.destroy import DestroyPlan, destroy
 from streamflix_dr.deploy.orchestrator import deploy
@@ -152,7 +152,7 @@ def test_redis_secondary_disassociated_before_the_dr_stack_goes(env, timeouts, o
     }
 
     def outputs(region, params):
-        out = {"FileSystemId": "fs-1", "BackupVaultName": "v"}
+        out = default_outputs(region, params)
         if params.get("Role") == "primary":
             out["GlobalDatastoreId"] = "ldgnf-sfdr-dev"
         return out

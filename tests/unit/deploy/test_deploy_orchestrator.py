@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from deploy_fakes import FakeClock, FakeFactory, small_template
+from deploy_fakes import FakeClock, FakeFactory, default_outputs, small_template
 
 from streamflix_dr.config import Environment
 from streamflix_dr.constants import Phase, Role
 from streamflix_dr.deploy.orchestrator import Timeouts, deploy, peer_parameters
 from streamflix_dr.deploy.plan import Plan, StageResult
 from streamflix_dr.deploy.stacks import StackEvent
-from streamflix_dr.errors import AbortedByUser, StackError, StackTimeoutError
+from streamflix_dr.errors import AbortedByUser, ConfigError, StackError, StackTimeoutError
 
 DR = "us-east-1"
 PRIMARY = "eu-west-2"
@@ -250,3 +250,26 @@ def test_small_template_is_sent_as_body_and_buckets_are_hardened(env, factory, t
     dr = next(iter(factory.cfn[DR].stacks.values())).params
     assert dr["ArtifactBucket"] == "streamflix-artifacts-123456789012-us-east-1-dev"
     assert dr["AutomationCodeKey"].startswith("automation/") and dr["AutomationCodeKey"].endswith(".zip")
+
+
+def test_value_the_template_rejects_is_refused_before_any_aws_call(env, factory, timeouts, out_dir):
+    tpl = small_template()
+    tpl["Parameters"]["DesiredCount"] = {"Type": "Number", "MaxValue": 1}
+    with pytest.raises(ConfigError) as info:
+        run(env, factory, timeouts, out_dir, template=tpl)
+    assert "DesiredCount" in str(info.value) and "primary/full" in str(info.value)
+    assert factory.requested == []
+
+
+def test_missing_peer_output_names_the_stack_and_output(env, timeouts, out_dir):
+    def no_db_arn(region, params):
+        out = default_outputs(region, params)
+        out.pop("DbInstanceArn", None)
+        return out
+
+    factory = FakeFactory(outputs_for=no_db_arn)
+    with pytest.raises(StackError) as info:
+        run(env, factory, timeouts, out_dir)
+    msg = str(info.value)
+    assert "eu-west-2/streamflix-dr-primary-dev: has no output DbInstanceArn" in msg
+    assert "dr stack (full)" in msg

@@ -1,0 +1,71 @@
+"""Deploy both regions once per session, through the same core the CLI uses, then let tests look.
+
+Targets:
+- default: the embedded emulator (``streamflix_dr_emulator.server.running()``), deployed by ``deploy()``
+  with environment ``dev`` into a temporary outputs folder;
+- ``STREAMFLIX_DR_LIVE=1``: real AWS through the standard credential chain (``AWS_PROFILE`` etc.). Nothing
+  is deployed or destroyed by the suite: it reads the outputs files a real ``streamflix-dr deploy`` wrote
+  (``STREAMFLIX_DR_OUTPUTS_DIR``, default ``cfn-outputs``) and checks the stacks they name. Tests that need
+  the emulator (fault injection, destroy) are skipped there with the reason shown.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# --import-mode=importlib does not put test folders on sys.path; the helpers are shared by these tests.
+sys.path.insert(0, str(Path(__file__).parent))
+
+import emulator_gaps
+from integration_support import ENV_NAME, LIVE, Deployment, emulator_timeouts, factory_for
+
+from streamflix_dr.config import load_environment
+from streamflix_dr.deploy.orchestrator import deploy
+from streamflix_dr.template import load_template
+
+
+@pytest.fixture(scope="session")
+def emulator_endpoint() -> Iterator[str | None]:
+    if LIVE:
+        yield None
+        return
+    from streamflix_dr_emulator import server  # noqa: PLC0415
+
+    emulator_gaps.install()
+    with server.running() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def deployment(emulator_endpoint: str | None, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    env = load_environment(ENV_NAME)
+    factory = factory_for(emulator_endpoint)
+    template = load_template()
+    if LIVE:
+        outputs_dir = Path(os.environ.get("STREAMFLIX_DR_OUTPUTS_DIR", "cfn-outputs"))
+        if not (outputs_dir / "flat-outputs.json").is_file():
+            pytest.skip(
+                f"STREAMFLIX_DR_LIVE=1 but {outputs_dir}/flat-outputs.json is missing: run "
+                f"`streamflix-dr deploy --env {ENV_NAME}` first"
+            )
+        return Deployment(env, factory, template, outputs_dir, None)
+    outputs_dir = tmp_path_factory.mktemp("cfn-outputs")
+    dep = Deployment(env, factory, template, outputs_dir, emulator_endpoint)
+    started = time.monotonic()
+    dep.result = deploy(
+        env,
+        factory,
+        confirm=lambda _p: True,
+        on_event=dep.events.append,
+        timeouts=emulator_timeouts(),
+        outputs_dir=outputs_dir,
+        template=template,
+    )
+    dep.seconds = time.monotonic() - started
+    return dep
