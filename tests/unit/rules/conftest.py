@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.context import ParameterSet
+from cfnlint.helpers import load_plugins
 
 from streamflix_dr.rules import rules_dir
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "templates"
 REGIONS = ["us-east-1", "eu-west-2"]
+_RULES = load_plugins(str(rules_dir()))
 
 
 def run_lint(
@@ -43,3 +45,27 @@ def lint_text(tmp_path: Path) -> Any:
         return run_lint(path, parameters)
 
     return _lint
+
+
+def load_rule(cls: str) -> Any:
+    """A rule object as cfn-lint's loader makes it (imported from its file, not from the package)."""
+    for rule in _RULES:
+        if type(rule).__name__ == cls:
+            return rule
+    raise LookupError(cls)
+
+
+def cfn_template(text: str, parameters: dict[str, Any] | None = None, region: str = "us-east-1") -> Any:
+    """A cfn-lint Template object for ``text`` (optionally with a parameter set, like --parameters)."""
+    from cfnlint.decode import decode_str  # noqa: PLC0415
+    from cfnlint.template import Template  # noqa: PLC0415
+
+    tpl, errors = decode_str(text)
+    assert not errors, errors
+    sets = [ParameterSet(source=None, parameters=parameters)] if parameters is not None else None
+    return Template("t.yaml", tpl, [region], sets)
+
+
+def messages(rule_cls: str, text: str, parameters: dict[str, Any] | None = None) -> list[str]:
+    rule = load_rule(rule_cls)
+    return sorted(m.message for m in rule.match(cfn_template(text, parameters)))
