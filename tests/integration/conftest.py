@@ -43,6 +43,18 @@ def emulator_endpoint() -> Iterator[str | None]:
 
 
 @pytest.fixture(scope="session")
+def target(emulator_endpoint: str | None, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """The target without the main deployment: for tests that deploy small templates of their own."""
+    return Deployment(
+        load_environment(ENV_NAME),
+        factory_for(emulator_endpoint),
+        load_template(),
+        tmp_path_factory.mktemp("target-outputs"),
+        emulator_endpoint,
+    )
+
+
+@pytest.fixture(scope="session")
 def deployment(emulator_endpoint: str | None, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     env = load_environment(ENV_NAME)
     factory = factory_for(emulator_endpoint)

@@ -1,7 +1,7 @@
 """Faults on the emulator, each with a clear message: ROLLBACK_COMPLETE, throttling, interruption, bad input.
 
 They use small templates and their own environment suffixes, so they neither slow the suite down
-nor disturb the main deployment.
+nor disturb the main target.
 """
 
 from __future__ import annotations
@@ -38,20 +38,26 @@ def template(*, broken: bool = False) -> dict[str, Any]:
         "Parameters": {p: {"Type": "String", "Default": ""} for p in PARAMS},
         "Resources": resources,
         "Outputs": {
-            "FileSystemId": {"Value": {"Fn::Sub": "fs-${EnvironmentSuffix}${Role}"}},
-            "DbInstanceArn": {"Value": {"Fn::Sub": "arn:aws:rds:${AWS::Region}:1:db:${Role}"}},
+            key: {"Value": {"Fn::Sub": value}}
+            for key, value in {
+                "FileSystemId": "fs-${EnvironmentSuffix}${Role}",
+                "KmsKeyArn": "arn:aws:kms:${AWS::Region}:123456789012:key/${Role}",
+                "BackupVaultArn": "arn:aws:backup:${AWS::Region}:123456789012:backup-vault:${Role}",
+                "DbInstanceArn": "arn:aws:rds:${AWS::Region}:123456789012:db:${Role}",
+                "HealthCheckId": "hc-${Role}",
+            }.items()
         },
     }
 
 
-def env_with(deployment: Deployment, suffix: str) -> Environment:
-    return dataclasses.replace(deployment.env, suffix=suffix)
+def env_with(target: Deployment, suffix: str) -> Environment:
+    return dataclasses.replace(target.env, suffix=suffix)
 
 
-def run(env: Environment, deployment: Deployment, tmp_path: Path, **kw: Any):
+def run(env: Environment, target: Deployment, tmp_path: Path, **kw: Any):
     return deploy(
         env,
-        deployment.factory,
+        target.factory,
         confirm=kw.pop("confirm", lambda _p: True),
         timeouts=emulator_timeouts(),
         outputs_dir=tmp_path,
@@ -59,33 +65,33 @@ def run(env: Environment, deployment: Deployment, tmp_path: Path, **kw: Any):
     )
 
 
-def test_rollback_complete_is_explained_then_recreated(deployment: Deployment, tmp_path: Path):
-    env = env_with(deployment, "fltrb")
+def test_rollback_complete_is_explained_then_recreated(target: Deployment, tmp_path: Path):
+    env = env_with(target, "fltrb")
     with pytest.raises(StackError) as info:
-        run(env, deployment, tmp_path, template=template(broken=True))
+        run(env, target, tmp_path, template=template(broken=True))
     msg = str(info.value)
     assert f"{env.dr_region}/{stack_name('dr', 'fltrb')}" in msg
     assert "ROLLBACK_COMPLETE" in msg and "Broken" in msg and "AWS::StreamflixTest::DoesNotExist" in msg
     assert "deletes and recreates" in msg
-    dr = next(s for s in status(env, deployment.factory).stacks if s.region == env.dr_region)
+    dr = next(s for s in status(env, target.factory).stacks if s.region == env.dr_region)
     assert dr.status == "ROLLBACK_COMPLETE"
     # Declining the recreate leaves it as it is.
     with pytest.raises(AbortedByUser, match="ROLLBACK_COMPLETE"):
-        run(env, deployment, tmp_path, template=template(), confirm=lambda p: p.action != "recreate")
+        run(env, target, tmp_path, template=template(), confirm=lambda p: p.action != "recreate")
     plans: list[Plan] = []
-    result = run(env, deployment, tmp_path, template=template(), confirm=lambda p: plans.append(p) or True)
+    result = run(env, target, tmp_path, template=template(), confirm=lambda p: plans.append(p) or True)
     assert plans[0].action == "recreate"
     assert [s.action for s in result.stages] == ["recreated", "created", "updated"]
 
 
-def test_throttling_is_retried_with_backoff(deployment: Deployment, tmp_path: Path):
+def test_throttling_is_retried_with_backoff(target: Deployment, tmp_path: Path):
     from streamflix_dr_emulator import server  # noqa: PLC0415
 
-    env = env_with(deployment, "fltthr")
+    env = env_with(target, "fltthr")
     server.inject_throttling("cloudformation", "CreateChangeSet", 2)
     server.inject_throttling("cloudformation", "DescribeStacks", 3)
     try:
-        result = run(env, deployment, tmp_path, template=template())
+        result = run(env, target, tmp_path, template=template())
     finally:
         left = (
             server.pending_throttling("cloudformation", "CreateChangeSet"),
@@ -96,8 +102,8 @@ def test_throttling_is_retried_with_backoff(deployment: Deployment, tmp_path: Pa
     assert [s.action for s in result.stages] == ["created", "created", "updated"]
 
 
-def test_interrupted_deploy_resumes(deployment: Deployment, tmp_path: Path):
-    env = env_with(deployment, "fltint")
+def test_interrupted_deploy_resumes(target: Deployment, tmp_path: Path):
+    env = env_with(target, "fltint")
 
     class Interrupted(Exception):
         pass
@@ -107,8 +113,8 @@ def test_interrupted_deploy_resumes(deployment: Deployment, tmp_path: Path):
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        run(env, deployment, tmp_path, template=template(), on_stage=stop_after_base)
-    result = run(env, deployment, tmp_path, template=template())
+        run(env, target, tmp_path, template=template(), on_stage=stop_after_base)
+    result = run(env, target, tmp_path, template=template())
     assert [s.action for s in result.stages] == ["no-op", "created", "updated"]
 
 
@@ -135,16 +141,16 @@ def _bad_env(tmp_path: Path, **changes: Any) -> str:
     ],
     ids=["unknown-environment", "wrong-region-pair", "domain-without-certificate"],
 )
-def test_bad_input_is_refused_and_changes_nothing(deployment: Deployment, tmp_path: Path, changes, expected):
+def test_bad_input_is_refused_and_changes_nothing(target: Deployment, tmp_path: Path, changes, expected):
     env_arg = "nosuchenv" if changes is None else _bad_env(tmp_path, **changes)
     result = CliRunner().invoke(
-        cli, ["deploy", "--env", env_arg, "--yes", "--endpoint-url", str(deployment.endpoint)]
+        cli, ["deploy", "--env", env_arg, "--yes", "--endpoint-url", str(target.endpoint)]
     )
     assert result.exit_code != 0
     assert expected in str(result.exception)
-    for region in (deployment.env.primary_region, deployment.env.dr_region):
+    for region in (target.env.primary_region, target.env.dr_region):
         names = [
             s["StackName"]
-            for s in deployment.factory.client("cloudformation", region).describe_stacks()["Stacks"]
+            for s in target.factory.client("cloudformation", region).describe_stacks()["Stacks"]
         ]
         assert not [n for n in names if n.endswith("-fltbad") or n.endswith("-nosuchenv")]

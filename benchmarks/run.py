@@ -1,0 +1,117 @@
+"""Time validate, deploy (both regions) and destroy (both regions) side by side on the embedded emulator.
+
+    python benchmarks/run.py [--env dev] [--runs 3] [--json reports/benchmarks.json]
+
+deploy/destroy go through the same core the CLI uses (``deploy()``/``destroy()``) against one emulator
+started in-process; validate runs the real command (``streamflix-dr validate``) as a subprocess, since
+that is what a user waits for. Each figure is the median of ``--runs`` runs; a second deploy (a no-op)
+is timed too, because that is the cost of every rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _apply_emulator_stand_ins() -> bool:
+    """The change-set stand-ins the integration suite uses until the emulator covers them."""
+    sys.path.insert(0, str(ROOT / "tests" / "integration"))
+    try:
+        import emulator_gaps  # noqa: PLC0415
+    except ImportError:
+        return False
+    emulator_gaps.install()
+    return True
+
+
+def time_validate(env: str) -> float:
+    exe = shutil.which("streamflix-dr", path=str(Path(sys.executable).parent)) or "streamflix-dr"
+    started = time.perf_counter()
+    proc = subprocess.run([exe, "validate", "--env", env], capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if proc.returncode not in (0, 1):  # 1: findings; anything else: it did not run
+        raise SystemExit(f"validate failed to run (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return seconds
+
+
+def time_deploy_destroy(env_name: str) -> tuple[float, float, float]:
+    from streamflix_dr.aws.clients import ClientFactory, Target  # noqa: PLC0415
+    from streamflix_dr.config import load_environment  # noqa: PLC0415
+    from streamflix_dr.deploy.destroy import destroy  # noqa: PLC0415
+    from streamflix_dr.deploy.orchestrator import Timeouts, deploy  # noqa: PLC0415
+    from streamflix_dr.deploy.stacks import Timing  # noqa: PLC0415
+    from streamflix_dr_emulator import server  # noqa: PLC0415
+
+    env = load_environment(env_name)
+    timeouts = Timeouts(
+        stack_minutes=10, dr_full_minutes=10, delete_minutes=10, timing=Timing(poll_interval=0.2)
+    )
+    with server.running() as endpoint, tempfile.TemporaryDirectory() as out:
+        factory = ClientFactory(
+            Target(endpoint_url=endpoint, access_key_id="testing", secret_access_key="testing")
+        )
+        started = time.perf_counter()
+        deploy(env, factory, confirm=lambda _p: True, timeouts=timeouts, outputs_dir=Path(out))
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        again = deploy(env, factory, confirm=lambda _p: True, timeouts=timeouts, outputs_dir=Path(out))
+        rerun = time.perf_counter() - started
+        if again.changed:
+            print("warning: the second deploy changed something", file=sys.stderr)
+        started = time.perf_counter()
+        destroy(env, factory, confirm=lambda _p: True, timeouts=timeouts)
+        gone = time.perf_counter() - started
+    return first, rerun, gone
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="dev")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    stand_ins = _apply_emulator_stand_ins()
+    samples: dict[str, list[float]] = {
+        "validate": [],
+        "deploy": [],
+        "deploy (no-op rerun)": [],
+        "destroy": [],
+    }
+    for _ in range(args.runs):
+        samples["validate"].append(time_validate(args.env))
+        first, rerun, gone = time_deploy_destroy(args.env)
+        samples["deploy"].append(first)
+        samples["deploy (no-op rerun)"].append(rerun)
+        samples["destroy"].append(gone)
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    print(
+        f"{'operation (both regions, emulator)':<36} {'median s':>9} {'min s':>7} {'max s':>7}",
+        f" runs={args.runs}",
+    )
+    for name, values in samples.items():
+        print(f"{name:<36} {medians[name]:>9.2f} {min(values):>7.2f} {max(values):>7.2f}")
+    if stand_ins:
+        print("(with the change-set stand-ins from tests/integration/emulator_gaps.py)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {"env": args.env, "runs": args.runs, "median_seconds": medians, "samples": samples}, indent=2
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
