@@ -38,6 +38,10 @@ def _config_finding(e: ConfigError, env: str) -> Finding:
     head, _, tail = source.rpartition(":")
     if head and tail.isdigit():
         template, line = head, int(tail)
+    message = e.message
+    if e.source and message.startswith(f"{e.source}: "):
+        # The location is the finding's template/line; do not repeat it in the text.
+        message = message[len(e.source) + 2 :]
     return Finding(
         source=Source.CONFIG,
         rule_id="config",
@@ -45,7 +49,7 @@ def _config_finding(e: ConfigError, env: str) -> Finding:
         template=template,
         line=line,
         resource=None,
-        message=e.message,
+        message=message,
         fix=e.fix,
     )
 
