@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from streamflix_dr.config import load_environment
 from streamflix_dr.constants import OUTPUTS_BY_ROLE, Output, Param, Phase, Role, StepId
+from streamflix_dr.runbook import topology
 from streamflix_dr.template_model import (
     active_outputs,
     active_properties,
@@ -453,3 +455,27 @@ def test_outputs_name_the_right_resources(template: dict[str, Any]) -> None:
     outs = active_outputs(template, make_params(Role.PRIMARY, Phase.FULL, gds=True))
     assert outs[Output.GLOBAL_DATASTORE_ID]["Value"] == {"Ref": "GlobalDatastore"}
     assert outs[Output.HEALTH_CHECK_ID]["Value"] == {"Ref": "HealthCheck"}
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+@pytest.mark.parametrize(("role", "phase"), COMBINATIONS)
+def test_shipped_environments_produce_valid_parameters(
+    template: dict[str, Any], env_name: str, role: Role, phase: Phase
+) -> None:
+    env = load_environment(env_name)
+    peer: dict[str, str] = {}
+    if role is Role.DR and phase is Phase.FULL:
+        peer = {Param.PRIMARY_DB_ARN: PRIMARY_DB_ARN, Param.PRIMARY_HEALTH_CHECK_ID: HEALTH_CHECK_ID}
+        if env.global_datastore:
+            peer[Param.GLOBAL_DATASTORE_ID] = GDS_ID
+    params = env.template_parameters(role, phase, peer)
+    assert check_parameter_values(template, params) == []
+    region = env.region_of(role).region
+    outputs = active_outputs(template, {**params, "AWS::Region": region})
+    assert sorted(set(OUTPUTS_BY_ROLE[(role, phase)]) - set(outputs)) == []
+
+
+def test_failover_function_sets_every_variable_the_runbook_reads(template: dict[str, Any]) -> None:
+    wanted = {v for k, v in vars(topology).items() if k.startswith("ENV_") and isinstance(v, str)}
+    env = active_properties(template, make_params(Role.DR, Phase.FULL), "FailoverFunction")["Environment"]
+    assert sorted(wanted - set(env["Variables"])) == []
