@@ -15,17 +15,35 @@ from streamflix_dr.runbook.runner import Plan, PlannedStep, RunResult
 
 T0 = 1_800_000_000.0
 SCALE = 1 / 60
-# (step, stage, parallel, start, end, modelled AWS seconds) in real (scaled) seconds
-ROWS = [
-    ("fence-primary", "fence", False, 0.0, 0.7, 40),
-    ("promote-db", "data", True, 0.7, 5.8, 300),
-    ("failover-efs", "data", True, 0.7, 3.8, 180),
-    ("failover-redis", "data", True, 0.7, 0.72, 0),
-    ("stop-secret-replication", "data", True, 0.7, 0.8, 5),
-    ("scale-ecs", "data", True, 0.7, 3.3, 150),
-    ("switch-dns", "dns", False, 5.8, 8.4, 150),
-    ("verify-serving", "verify", False, 8.4, 8.6, 10),
+OWN = 0.1  # real seconds each step spends on its own work (API calls, journal)
+GAP = 0.01  # real seconds the runner spends between stages
+# (step, stage, parallel, modelled AWS seconds)
+STEPS = [
+    ("fence-primary", "fence", False, 40),
+    ("promote-db", "data", True, 300),
+    ("failover-efs", "data", True, 180),
+    ("failover-redis", "data", True, 0),
+    ("stop-secret-replication", "data", True, 5),
+    ("scale-ecs", "data", True, 150),
+    ("switch-dns", "dns", False, 150),
+    ("verify-serving", "verify", False, 10),
 ]
+
+
+def _rows() -> list[tuple[str, str, bool, float, float, float]]:
+    """(step, stage, parallel, real start, real end, modelled) with stages one after the other."""
+    rows = []
+    cursor, stage, stage_start = 0.0, "", 0.0
+    for step, st, par, m in STEPS:
+        if st != stage:
+            stage, stage_start = st, (cursor + GAP if rows else 0.0)
+        end = stage_start + m * SCALE + OWN
+        rows.append((step, st, par, stage_start, end, m))
+        cursor = max(cursor, end)
+    return rows
+
+
+ROWS = _rows()
 
 
 def _result(status: OperationStatus = OperationStatus.SUCCEEDED) -> RunResult:
@@ -65,19 +83,29 @@ def _result(status: OperationStatus = OperationStatus.SUCCEEDED) -> RunResult:
     )
 
 
-def test_rto_figures_are_scaled_back_and_overhead_is_what_is_not_aws_time() -> None:
+def test_rto_counts_aws_waits_at_their_duration_and_own_work_as_it_ran() -> None:
     doc = build_report(_result(), kind="drill", rto_target_seconds=900)
-    assert doc["rto_seconds"] == 8.6
-    assert doc["rto_modelled_seconds"] == 516.0
-    # serial: the sum of every step's duration, scaled back
-    assert doc["rto_serial_seconds"] == round(sum(b - a for _, _, _, a, b, _ in ROWS) / SCALE, 3)
-    # critical path of AWS work: 40 + max(300, 180, 0, 5, 150) + 150 + 10
+    # fence + the longest data step + dns + verify, each with its own work, plus the three stage gaps
+    expected = (40 + OWN) + (300 + OWN) + (150 + OWN) + (10 + OWN) + 3 * GAP
+    assert doc["rto_modelled_seconds"] == round(expected, 3)
+    assert doc["rto_seconds"] == round(ROWS[-1][4], 3)
+    assert doc["rto_scaled_back_seconds"] == round(ROWS[-1][4] / SCALE, 3)
+    assert doc["rto_serial_seconds"] == round(sum(m for *_, m in STEPS) + len(STEPS) * OWN, 3)
     assert doc["critical_path_seconds"] == 500
-    assert doc["overhead_fraction"] == round(1 - 500 / 516, 4)
+    assert doc["overhead_fraction"] == round(1 - 500 / expected, 4)
+    assert doc["overhead_fraction"] < 0.05
     assert doc["rpo_seconds"] == {"rds": 2.5, "efs": 41.0, "redis": None}
     assert doc["serving"] is True and doc["result"] == "succeeded"
     promote = next(s for s in doc["steps"] if s["step"] == "promote-db")
-    assert promote["start_modelled"] == 42.0 and promote["end_modelled"] == 348.0 and promote["parallel"]
+    assert promote["start_modelled"] == round(40 + OWN + GAP, 3)
+    assert promote["end_modelled"] == round(40 + OWN + GAP + 300 + OWN, 3) and promote["parallel"]
+
+
+def test_without_latency_model_the_figures_are_the_wall_clock() -> None:
+    res = _result()
+    res.time_scale = 1.0
+    doc = build_report(res)
+    assert doc["rto_modelled_seconds"] == doc["rto_seconds"] == round(ROWS[-1][4], 3)
 
 
 def test_summary_has_the_drill_json_fields() -> None:
@@ -96,9 +124,9 @@ def test_summary_has_the_drill_json_fields() -> None:
         "step": "fence-primary",
         "status": "done",
         "start": 0.0,
-        "end": 0.7,
+        "end": round(40 * SCALE + OWN, 3),
         "start_modelled": 0.0,
-        "end_modelled": 42.0,
+        "end_modelled": 40.1,
     }
 
 
@@ -119,7 +147,7 @@ def test_svg_is_well_formed_with_one_bar_per_step_and_the_rto_line() -> None:
     ns = "{http://www.w3.org/2000/svg}"
     bars = [r for r in root.iter(f"{ns}rect") if r.find(f"{ns}title") is not None]
     assert len(bars) == len(ROWS)
-    assert any("RTO 516 s" in (t.text or "") for t in root.iter(f"{ns}text"))
+    assert any("RTO 500 s" in (t.text or "") for t in root.iter(f"{ns}text"))
 
 
 def test_write_report_and_history(tmp_path: Path) -> None:
@@ -132,4 +160,4 @@ def test_write_report_and_history(tmp_path: Path) -> None:
     append_history(doc, hist)
     append_history(doc, hist)
     lines = read_history(hist)
-    assert len(lines) == 2 and lines[0]["rto_modelled_seconds"] == 516.0
+    assert len(lines) == 2 and lines[0]["rto_modelled_seconds"] == 500.43
