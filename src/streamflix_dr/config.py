@@ -6,6 +6,7 @@ the field, the value and the fix.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -27,6 +28,38 @@ HOSTED_ZONE_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SUBNETS_PER_TIER = 3
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "name",
+        "suffix",
+        "cost_center",
+        "global_datastore",
+        "failover_approval_required",
+        "max_replica_lag_seconds",
+        "max_efs_sync_age_seconds",
+        "rto_target_seconds",
+        "domain_name",
+        "hosted_zone_id",
+        "alarm_email",
+        "parameters",
+        "regions",
+    }
+)
+REGION_KEYS = frozenset(
+    {
+        "region",
+        "vpc_cidr",
+        "public_subnet_cidrs",
+        "private_subnet_cidrs",
+        "isolated_subnet_cidrs",
+        "nat_gateways",
+        "desired_count",
+        "min_capacity",
+        "max_capacity",
+        "certificate_arn",
+        "parameters",
+    }
+)
 
 
 def _known_regions() -> dict[str, str]:
@@ -124,24 +157,53 @@ class Environment:
         return params
 
 
-def _require(doc: dict[str, Any], key: str, source: str, fix: str) -> Any:
+def _field(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _require(doc: dict[str, Any], key: str, source: str, fix: str, prefix: str = "") -> Any:
     if key not in doc or doc[key] in (None, ""):
-        raise ConfigError(key, doc.get(key), "is required", fix, source=source)
+        raise ConfigError(_field(prefix, key), doc.get(key), "is required", fix, source=source)
     return doc[key]
 
 
-def _int(doc: dict[str, Any], key: str, default: int, source: str, lo: int, hi: int) -> int:
+def _int(
+    doc: dict[str, Any], key: str, default: int, source: str, *, lo: int, hi: int, prefix: str = ""
+) -> int:
     value = doc.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(key, value, f"must be a whole number from {lo} to {hi}", f"set {key} to e.g. {default}",
-                          source=source)
+        name = _field(prefix, key)
+        raise ConfigError(
+            name,
+            value,
+            f"must be a whole number from {lo} to {hi}",
+            f"set {name} to e.g. {default}",
+            source=source,
+        )
     return value
+
+
+def _no_unknown_keys(doc: dict[str, Any], allowed: frozenset[str], prefix: str, source: str) -> None:
+    """A misspelt key would otherwise be ignored silently and its default used."""
+    for key, value in doc.items():
+        if key not in allowed:
+            near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise ConfigError(
+                _field(prefix, str(key)),
+                value,
+                "is not a known setting",
+                f"{hint}known settings here: {', '.join(sorted(allowed))}",
+                source=source,
+            )
 
 
 def _bool(doc: dict[str, Any], key: str, default: bool, source: str) -> bool:
     value = doc.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(key, value, "must be true or false", f"write {key}: true or {key}: false", source=source)
+        raise ConfigError(
+            key, value, "must be true or false", f"write {key}: true or {key}: false", source=source
+        )
     return value
 
 
@@ -149,8 +211,13 @@ def _str_map(value: Any, key: str, source: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(key, value, "must be a mapping of template parameter names to values",
-                          f"write {key}: {{DbInstanceClass: db.r6g.large}}", source=source)
+        raise ConfigError(
+            key,
+            value,
+            "must be a mapping of template parameter names to values",
+            f"write {key}: {{DbInstanceClass: db.r6g.large}}",
+            source=source,
+        )
     return {str(k): ("true" if v is True else "false" if v is False else str(v)) for k, v in value.items()}
 
 
@@ -158,8 +225,13 @@ def _network(value: Any, key: str, source: str) -> ipaddress.IPv4Network:
     try:
         net = ipaddress.ip_network(str(value), strict=True)
     except ValueError as e:
-        raise ConfigError(key, value, f"is not a valid IPv4 CIDR block ({e})",
-                          "write a network address with its prefix, e.g. 10.10.0.0/16", source=source) from e
+        raise ConfigError(
+            key,
+            value,
+            f"is not a valid IPv4 CIDR block ({e})",
+            "write a network address with its prefix, e.g. 10.10.0.0/16",
+            source=source,
+        ) from e
     if not isinstance(net, ipaddress.IPv4Network):
         raise ConfigError(key, value, "is not IPv4", "use an IPv4 CIDR such as 10.10.0.0/16", source=source)
     return net
@@ -168,62 +240,127 @@ def _network(value: Any, key: str, source: str) -> ipaddress.IPv4Network:
 def _region_config(doc: Any, role: Role, source: str, regions: dict[str, str]) -> RegionConfig:
     prefix = f"regions.{role.value}"
     if not isinstance(doc, dict):
-        raise ConfigError(prefix, doc, "is missing or not a mapping",
-                          f"add a '{role.value}:' block under 'regions:' (see environments/dev.yaml)", source=source)
-    region = _require(doc, "region", source, f"set {prefix}.region, e.g. eu-west-2")
+        raise ConfigError(
+            prefix,
+            doc,
+            "is missing or not a mapping",
+            f"add a '{role.value}:' block under 'regions:' (see environments/dev.yaml)",
+            source=source,
+        )
+    _no_unknown_keys(doc, REGION_KEYS, prefix, source)
+    region = _require(doc, "region", source, f"set {prefix}.region, e.g. eu-west-2", prefix)
     if region not in regions:
-        raise ConfigError(f"{prefix}.region", region, "is not an AWS region botocore knows",
-                          "use a region code such as eu-west-2 or us-east-1", source=source)
-    vpc = _network(_require(doc, "vpc_cidr", source, f"set {prefix}.vpc_cidr, e.g. 10.10.0.0/16"),
-                   f"{prefix}.vpc_cidr", source)
+        raise ConfigError(
+            f"{prefix}.region",
+            region,
+            "is not an AWS region botocore knows",
+            "use a region code such as eu-west-2 or us-east-1",
+            source=source,
+        )
+    vpc = _network(
+        _require(doc, "vpc_cidr", source, f"set {prefix}.vpc_cidr, e.g. 10.10.0.0/16", prefix),
+        f"{prefix}.vpc_cidr",
+        source,
+    )
     if not 16 <= vpc.prefixlen <= 24:
-        raise ConfigError(f"{prefix}.vpc_cidr", str(vpc), "must have a prefix from /16 to /24 (AWS VPC limits)",
-                          "use e.g. 10.10.0.0/16", source=source)
+        raise ConfigError(
+            f"{prefix}.vpc_cidr",
+            str(vpc),
+            "must have a prefix from /16 to /24 (AWS VPC limits)",
+            "use e.g. 10.10.0.0/16",
+            source=source,
+        )
     tiers: dict[str, tuple[str, ...]] = {}
     seen: list[tuple[str, ipaddress.IPv4Network]] = []
     for tier in ("public_subnet_cidrs", "private_subnet_cidrs", "isolated_subnet_cidrs"):
         raw = doc.get(tier)
         fkey = f"{prefix}.{tier}"
         if not isinstance(raw, list) or len(raw) != SUBNETS_PER_TIER:
-            raise ConfigError(fkey, raw, f"must list exactly {SUBNETS_PER_TIER} CIDR blocks, one per AZ",
-                              f"list three subnets inside {vpc}", source=source)
+            raise ConfigError(
+                fkey,
+                raw,
+                f"must list exactly {SUBNETS_PER_TIER} CIDR blocks, one per AZ",
+                f"list three subnets inside {vpc}",
+                source=source,
+            )
         nets = []
         for i, item in enumerate(raw):
             net = _network(item, f"{fkey}[{i}]", source)
             if not net.subnet_of(vpc):
-                raise ConfigError(f"{fkey}[{i}]", item, f"is not inside the VPC CIDR {vpc}",
-                                  f"pick a subnet of {vpc}", source=source)
+                raise ConfigError(
+                    f"{fkey}[{i}]",
+                    item,
+                    f"is not inside the VPC CIDR {vpc}",
+                    f"pick a subnet of {vpc}",
+                    source=source,
+                )
             if not 16 <= net.prefixlen <= 28:
-                raise ConfigError(f"{fkey}[{i}]", item, "must have a prefix from /16 to /28 (AWS subnet limits)",
-                                  "use e.g. a /20 or /24", source=source)
+                raise ConfigError(
+                    f"{fkey}[{i}]",
+                    item,
+                    "must have a prefix from /16 to /28 (AWS subnet limits)",
+                    "use e.g. a /20 or /24",
+                    source=source,
+                )
             for other_key, other in seen:
                 if net.overlaps(other):
-                    raise ConfigError(f"{fkey}[{i}]", item, f"overlaps {other_key} ({other})",
-                                      "give every subnet its own range", source=source)
+                    raise ConfigError(
+                        f"{fkey}[{i}]",
+                        item,
+                        f"overlaps {other_key} ({other})",
+                        "give every subnet its own range",
+                        source=source,
+                    )
             seen.append((f"{fkey}[{i}]", net))
             nets.append(str(net))
         tiers[tier] = tuple(nets)
     nat = doc.get("nat_gateways", 3 if role is Role.PRIMARY else 1)
-    if nat not in (1, 3):
-        raise ConfigError(f"{prefix}.nat_gateways", nat, "must be 1 (cost) or 3 (one per AZ)",
-                          "set nat_gateways: 3 in the primary, 1 or 3 in the DR region", source=source)
-    desired = _int(doc, "desired_count", 2, source, 0, 1000)
-    lo = _int(doc, "min_capacity", desired, source, 0, 1000)
-    hi = _int(doc, "max_capacity", max(desired, 1) * 5, source, 1, 1000)
-    if not lo <= desired <= hi:
-        raise ConfigError(f"{prefix}.desired_count", desired,
-                          f"must lie between min_capacity ({lo}) and max_capacity ({hi})",
-                          "make min_capacity <= desired_count <= max_capacity", source=source)
+    if isinstance(nat, bool) or nat not in (1, 3):
+        raise ConfigError(
+            f"{prefix}.nat_gateways",
+            nat,
+            "must be 1 (cost) or 3 (one per AZ)",
+            "set nat_gateways: 3 in the primary, 1 or 3 in the DR region",
+            source=source,
+        )
+    desired = _int(doc, "desired_count", 2, source, lo=0, hi=1000, prefix=prefix)
+    lo = _int(doc, "min_capacity", desired, source, lo=0, hi=1000, prefix=prefix)
+    hi = _int(doc, "max_capacity", max(desired, 1) * 5, source, lo=1, hi=1000, prefix=prefix)
+    if lo > desired:
+        raise ConfigError(
+            f"{prefix}.min_capacity",
+            lo,
+            f"is above desired_count ({desired})",
+            f"lower {prefix}.min_capacity to at most {desired}, or raise desired_count",
+            source=source,
+        )
+    if not desired <= hi:
+        raise ConfigError(
+            f"{prefix}.desired_count",
+            desired,
+            f"must lie between min_capacity ({lo}) and max_capacity ({hi})",
+            "make min_capacity <= desired_count <= max_capacity",
+            source=source,
+        )
     cert = str(doc.get("certificate_arn") or "")
     if cert:
         m = ACM_ARN_PATTERN.match(cert)
         if not m:
-            raise ConfigError(f"{prefix}.certificate_arn", cert, "is not an ACM certificate ARN",
-                              "use arn:aws:acm:<region>:<account>:certificate/<id>", source=source)
+            raise ConfigError(
+                f"{prefix}.certificate_arn",
+                cert,
+                "is not an ACM certificate ARN",
+                "use arn:aws:acm:<region>:<account>:certificate/<id>",
+                source=source,
+            )
         if m.group(1) != region:
-            raise ConfigError(f"{prefix}.certificate_arn", cert,
-                              f"is in {m.group(1)}, but an ALB needs a certificate from its own region ({region})",
-                              f"request or import the certificate in {region}", source=source)
+            raise ConfigError(
+                f"{prefix}.certificate_arn",
+                cert,
+                f"is in {m.group(1)}, but an ALB needs a certificate from its own region ({region})",
+                f"request or import the certificate in {region}",
+                source=source,
+            )
     return RegionConfig(
         region=region,
         vpc_cidr=str(vpc),
@@ -242,68 +379,128 @@ def _region_config(doc: Any, role: Role, source: str, regions: dict[str, str]) -
 def parse_environment(doc: Any, source: str) -> Environment:
     """Validate a parsed environment document. Raises ``ConfigError`` naming the field, value and fix."""
     if not isinstance(doc, dict):
-        raise ConfigError("(document)", type(doc).__name__, "must be a YAML mapping",
-                          "start from environments/dev.yaml", source=source)
+        raise ConfigError(
+            "(document)",
+            type(doc).__name__,
+            "must be a YAML mapping",
+            "start from environments/dev.yaml",
+            source=source,
+        )
+    _no_unknown_keys(doc, TOP_LEVEL_KEYS, "", source)
     name = str(_require(doc, "name", source, "set name: to the environment's name, e.g. prod"))
     if not NAME_PATTERN.match(name):
-        raise ConfigError("name", name, "must be lowercase letters, digits and '-', starting with a letter",
-                          "use e.g. prod or staging", source=source)
+        raise ConfigError(
+            "name",
+            name,
+            "must be lowercase letters, digits and '-', starting with a letter",
+            "use e.g. prod or staging",
+            source=source,
+        )
     suffix = str(_require(doc, "suffix", source, "set suffix: to 1-10 lowercase letters or digits"))
     if not SUFFIX_PATTERN.match(suffix):
-        raise ConfigError("suffix", suffix,
-                          "must be 1-10 lowercase letters or digits (no '-': RDS and ElastiCache refuse '--')",
-                          "use e.g. prod or dev01", source=source)
+        raise ConfigError(
+            "suffix",
+            suffix,
+            "must be 1-10 lowercase letters or digits (no '-': RDS and ElastiCache refuse '--')",
+            "use e.g. prod or dev01",
+            source=source,
+        )
     cost_center = str(_require(doc, "cost_center", source, "set cost_center: to the team's cost center"))
     if not COST_CENTER_PATTERN.match(cost_center):
-        raise ConfigError("cost_center", cost_center, "is not a valid tag value",
-                          "use letters, digits and _.:/=+@- (at most 64)", source=source)
+        raise ConfigError(
+            "cost_center",
+            cost_center,
+            "is not a valid tag value",
+            "use letters, digits and _.:/=+@- (at most 64)",
+            source=source,
+        )
     regions = _known_regions()
     reg = doc.get("regions")
     if not isinstance(reg, dict):
-        raise ConfigError("regions", reg, "is missing or not a mapping",
-                          "add regions: with primary: and dr: blocks", source=source)
+        raise ConfigError(
+            "regions",
+            reg,
+            "is missing or not a mapping",
+            "add regions: with primary: and dr: blocks",
+            source=source,
+        )
     primary = _region_config(reg.get("primary"), Role.PRIMARY, source, regions)
     dr = _region_config(reg.get("dr"), Role.DR, source, regions)
     if primary.region == dr.region:
-        raise ConfigError("regions.dr.region", dr.region, "is the same region as the primary",
-                          "put the warm standby in another region (us-east-1 for eu-west-2)", source=source)
+        raise ConfigError(
+            "regions.dr.region",
+            dr.region,
+            "is the same region as the primary",
+            "put the warm standby in another region (us-east-1 for eu-west-2)",
+            source=source,
+        )
     if regions[primary.region] != regions[dr.region]:
-        raise ConfigError("regions.dr.region", dr.region,
-                          f"is in partition {regions[dr.region]}, the primary in {regions[primary.region]}",
-                          "keep both regions in one partition: replication does not cross partitions",
-                          source=source)
+        raise ConfigError(
+            "regions.dr.region",
+            dr.region,
+            f"is in partition {regions[dr.region]}, the primary in {regions[primary.region]}",
+            "keep both regions in one partition: replication does not cross partitions",
+            source=source,
+        )
     if ipaddress.ip_network(primary.vpc_cidr).overlaps(ipaddress.ip_network(dr.vpc_cidr)):
-        raise ConfigError("regions.dr.vpc_cidr", dr.vpc_cidr, f"overlaps the primary's {primary.vpc_cidr}",
-                          "give each region its own range (e.g. 10.10.0.0/16 and 10.20.0.0/16) so they can peer",
-                          source=source)
+        raise ConfigError(
+            "regions.dr.vpc_cidr",
+            dr.vpc_cidr,
+            f"overlaps the primary's {primary.vpc_cidr}",
+            "give each region its own range (e.g. 10.10.0.0/16 and 10.20.0.0/16) so they can peer",
+            source=source,
+        )
     if dr.max_capacity < primary.desired_count:
-        raise ConfigError("regions.dr.max_capacity", dr.max_capacity,
-                          f"is below the primary's desired_count ({primary.desired_count}), "
-                          "so the DR region could never take the full load",
-                          f"set regions.dr.max_capacity >= {primary.desired_count}", source=source)
+        raise ConfigError(
+            "regions.dr.max_capacity",
+            dr.max_capacity,
+            f"is below the primary's desired_count ({primary.desired_count}), "
+            "so the DR region could never take the full load",
+            f"set regions.dr.max_capacity >= {primary.desired_count}",
+            source=source,
+        )
     domain = str(doc.get("domain_name") or "")
     zone = str(doc.get("hosted_zone_id") or "")
     if domain:
         if not DOMAIN_PATTERN.match(domain):
-            raise ConfigError("domain_name", domain, "is not a lowercase DNS name",
-                              "use e.g. watch.streamflix.example", source=source)
+            raise ConfigError(
+                "domain_name",
+                domain,
+                "is not a lowercase DNS name",
+                "use e.g. watch.streamflix.example",
+                source=source,
+            )
         if not zone or not HOSTED_ZONE_PATTERN.match(zone):
-            raise ConfigError("hosted_zone_id", zone, "must be a Route 53 hosted zone id when domain_name is set",
-                              "set hosted_zone_id to the zone that holds domain_name (Z...)", source=source)
+            raise ConfigError(
+                "hosted_zone_id",
+                zone,
+                "must be a Route 53 hosted zone id when domain_name is set",
+                "set hosted_zone_id to the zone that holds domain_name (Z...)",
+                source=source,
+            )
         for role, rc in (("primary", primary), ("dr", dr)):
             if not rc.certificate_arn:
-                raise ConfigError(f"regions.{role}.certificate_arn", "",
-                                  f"is required when domain_name is set: the HTTPS health check and listener "
-                                  f"for {domain} need a certificate in {rc.region}",
-                                  f"issue an ACM certificate for {domain} in {rc.region} and set its ARN",
-                                  source=source)
+                raise ConfigError(
+                    f"regions.{role}.certificate_arn",
+                    "",
+                    f"is required when domain_name is set: the HTTPS health check and listener "
+                    f"for {domain} need a certificate in {rc.region}",
+                    f"issue an ACM certificate for {domain} in {rc.region} and set its ARN",
+                    source=source,
+                )
     elif zone:
-        raise ConfigError("domain_name", "", "is required when hosted_zone_id is set",
-                          "set domain_name to the record name, or remove hosted_zone_id", source=source)
+        raise ConfigError(
+            "domain_name",
+            "",
+            "is required when hosted_zone_id is set",
+            "set domain_name to the record name, or remove hosted_zone_id",
+            source=source,
+        )
     email = str(doc.get("alarm_email") or "")
     if email and not EMAIL_PATTERN.match(email):
-        raise ConfigError("alarm_email", email, "is not an e-mail address", "use e.g. sre@example.com",
-                          source=source)
+        raise ConfigError(
+            "alarm_email", email, "is not an e-mail address", "use e.g. sre@example.com", source=source
+        )
     return Environment(
         name=name,
         suffix=suffix,
@@ -315,9 +512,9 @@ def parse_environment(doc: Any, source: str) -> Environment:
         alarm_email=email,
         global_datastore=_bool(doc, "global_datastore", False, source),
         failover_approval_required=_bool(doc, "failover_approval_required", True, source),
-        max_replica_lag_seconds=_int(doc, "max_replica_lag_seconds", 60, source, 1, 3600),
-        max_efs_sync_age_seconds=_int(doc, "max_efs_sync_age_seconds", 900, source, 60, 86400),
-        rto_target_seconds=_int(doc, "rto_target_seconds", 900, source, 60, 86400),
+        max_replica_lag_seconds=_int(doc, "max_replica_lag_seconds", 60, source, lo=1, hi=3600),
+        max_efs_sync_age_seconds=_int(doc, "max_efs_sync_age_seconds", 900, source, lo=60, hi=86400),
+        rto_target_seconds=_int(doc, "rto_target_seconds", 900, source, lo=60, hi=86400),
         parameters=_str_map(doc.get("parameters"), "parameters", source),
         source=source,
     )
@@ -331,18 +528,36 @@ def available_environments(search: Path | None = None) -> list[str]:
 def load_environment(name_or_path: str, search: Path | None = None) -> Environment:
     """Load ``environments/<name>.yaml`` (or a path to a YAML file) and validate it."""
     path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and not path.is_file():
+        raise ConfigError(
+            "--env",
+            name_or_path,
+            "is not an existing file",
+            "pass an environment name (see environments/) or the path of an existing YAML file",
+        )
     if not (path.suffix in (".yaml", ".yml") and path.is_file()):
         folder = search or environments_dir()
         path = folder / f"{name_or_path}.yaml"
         if not path.is_file():
             known = ", ".join(available_environments(folder)) or "(none)"
-            raise ConfigError("--env", name_or_path, f"is not a known environment (known: {known})",
-                              f"pass one of them, or a path to an environment file like {folder}/dev.yaml")
+            raise ConfigError(
+                "--env",
+                name_or_path,
+                f"is not a known environment (known: {known})",
+                f"pass one of them, or a path to an environment file like {folder}/dev.yaml",
+            )
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError("(document)", str(path), f"is not valid YAML at line{line or ' ?'} ({e})",
-                          "fix the YAML syntax", source=f"{path}{line}") from e
+        line = mark.line + 1 if mark else None
+        where = f"line {line}" if line else "an unknown line"
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(
+            "(document)",
+            str(path),
+            f"is not valid YAML at {where} ({problem})",
+            f"fix the YAML syntax at {where} of {path.name}",
+            source=f"{path}:{line}" if line else str(path),
+        ) from e
     return parse_environment(doc, str(path))
