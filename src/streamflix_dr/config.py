@@ -45,6 +45,33 @@ TOP_LEVEL_KEYS = frozenset(
         "regions",
     }
 )
+# Parameters ``template_parameters`` derives from the environment's fields; a ``parameters:`` block
+# that set one of them would silently fight that field (or the role/phase of a stack).
+MANAGED_PARAMETERS = frozenset(
+    {
+        Param.ENVIRONMENT_SUFFIX,
+        Param.ENVIRONMENT,
+        Param.COST_CENTER,
+        Param.ROLE,
+        Param.PHASE,
+        Param.PEER_REGION,
+        Param.VPC_CIDR,
+        Param.PUBLIC_SUBNET_CIDRS,
+        Param.PRIVATE_SUBNET_CIDRS,
+        Param.ISOLATED_SUBNET_CIDRS,
+        Param.NAT_GATEWAY_COUNT,
+        Param.DESIRED_COUNT,
+        Param.MIN_CAPACITY,
+        Param.MAX_CAPACITY,
+        Param.FAILOVER_DESIRED_COUNT,
+        Param.CERTIFICATE_ARN,
+        Param.HOSTED_ZONE_ID,
+        Param.DOMAIN_NAME,
+        Param.ALARM_EMAIL,
+        Param.ENABLE_GLOBAL_DATASTORE,
+        Param.FAILOVER_APPROVAL_REQUIRED,
+    }
+)
 REGION_KEYS = frozenset(
     {
         "region",
@@ -218,6 +245,15 @@ def _str_map(value: Any, key: str, source: str) -> dict[str, str]:
             f"write {key}: {{DbInstanceClass: db.r6g.large}}",
             source=source,
         )
+    for k in value:
+        if k in MANAGED_PARAMETERS:
+            raise ConfigError(
+                f"{key}.{k}",
+                value[k],
+                "is set by streamflix-dr itself from the environment's own fields",
+                f"remove it from {key}; set the matching field instead (see environments/dev.yaml)",
+                source=source,
+            )
     return {str(k): ("true" if v is True else "false" if v is False else str(v)) for k, v in value.items()}
 
 

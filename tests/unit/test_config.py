@@ -198,6 +198,20 @@ def test_domain_with_certificates_in_their_own_regions() -> None:
         ),
         pytest.param(_set("sufix", "x"), "sufix", "x", "'suffix'", id="misspelt-top-level-key"),
         pytest.param(
+            _set("parameters", {"Role": "dr"}),
+            "parameters.Role",
+            "dr",
+            "remove it from parameters",
+            id="managed-param",
+        ),
+        pytest.param(
+            _set("regions.dr.parameters", {"DesiredCount": 5}),
+            "regions.dr.parameters.DesiredCount",
+            5,
+            "set the matching field",
+            id="managed-param-in-region",
+        ),
+        pytest.param(
             lambda d: d["regions"]["primary"].pop("region"),
             "regions.primary.region",
             None,

@@ -32,6 +32,33 @@ def _region(role: Role, environment: Environment | None) -> str:
     return PRIMARY_REGION if role is Role.PRIMARY else DR_REGION
 
 
+def stack_values(
+    environment: Environment, template: Mapping[str, Any], role: Role, phase: Phase
+) -> dict[str, str]:
+    """The parameter values of one stack as ``deploy`` would pass them before any region exists.
+
+    Values read from the other region at deploy time (the primary's DB ARN, the DR file system...)
+    are replaced by the well-formed stand-ins ``deploy`` uses for its own pre-flight check.
+    """
+    from streamflix_dr.deploy import orchestrator  # noqa: PLC0415 - pulls in the AWS layer; only with --env
+
+    peer = orchestrator.peer_parameters(
+        environment, role, phase, orchestrator.preflight_peer_outputs(environment)
+    )
+    # Parameters deploy supplies itself (artifact bucket and key of the automation code).
+    extra = getattr(orchestrator, "_PREFLIGHT_EXTRA", None)
+    return orchestrator.stack_parameters(
+        environment, template=dict(template), role=role, phase=phase, peer=peer, extra=extra
+    )
+
+
+def _undeclared(environment: Environment, role: Role, template: Mapping[str, Any]) -> list[str]:
+    """Names in the environment's ``parameters:`` blocks that the template does not declare."""
+    declared = set((template.get("Parameters") or {}).keys())
+    given = {**environment.parameters, **environment.region_of(role).parameters}
+    return sorted(k for k in given if k not in declared)
+
+
 def _config_finding(e: ConfigError, env: str) -> Finding:
     source = e.source or f"--env {env}"
     template, line = source, None
@@ -142,9 +169,13 @@ def validate(
             stack = f"{role.value}/{phase.value} {region}"
             values: dict[str, str] = {Param.ROLE: role.value, Param.PHASE: phase.value}
             if environment is not None:
-                values = environment.template_parameters(role, phase)
+                values = stack_values(environment, template, role, phase)
                 t = clock()
-                for problem in check_params(template, values):
+                problems = [
+                    f"{name}: the template declares no such parameter; remove it from the parameters: block"
+                    for name in _undeclared(environment, role, template)
+                ]
+                for problem in [*problems, *check_params(template, values)]:
                     findings.append(
                         Finding(
                             source=Source.PARAMETERS,

@@ -7,8 +7,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from streamflix_dr.config import load_environment
+from streamflix_dr.constants import Param, Phase, Role
+from streamflix_dr.template import load_template
 from streamflix_dr.validate import Severity, Source, validate
 from streamflix_dr.validate.checkov_runner import find_checkov, parse_report, run_checkov
+from streamflix_dr.validate.core import stack_values
 
 from .conftest import BAD_RETAIN, GOOD
 
@@ -65,12 +69,35 @@ def test_unknown_environment_name_lists_the_known_ones(tmp_path: Path) -> None:
     assert "--env='nosuch'" in finding.message and "known: dev" in finding.message
 
 
-def test_environment_values_are_checked_against_the_template(env_file: Any) -> None:
-    result = validate([GOOD], env=str(env_file()), include_checkov=False)
+def test_environment_values_are_checked_against_the_template(env_file: Any, tmp_path: Path) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text(
+        GOOD.read_text().replace(
+            "  Application:\n    Type: String\n    Default: streamflix\n",
+            "  Application:\n    Type: String\n    Default: streamflix\n    AllowedValues: [streamflix]\n",
+        )
+    )
+    path = env_file()
+    path.write_text(path.read_text() + "parameters: {Application: other, NoSuchParam: x}\n")
+    result = validate([template], env=str(path), include_checkov=False)
     params = [f for f in result.findings if f.source is Source.PARAMETERS]
-    # The fixture has no VPC parameters, so the environment's values do not fit it.
-    assert any("VpcCidr" in f.message for f in params)
-    assert all(f.severity is Severity.ERROR and f.fix for f in params)
+    texts = " | ".join(f.message for f in params)
+    assert "NoSuchParam: the template declares no such parameter" in texts
+    assert "Application" in texts and "'other'" in texts
+    application = next(f for f in params if f.message.startswith("Application"))
+    assert application.line == 12 and application.severity is Severity.ERROR
+    assert application.fix and str(path) in application.fix
+    assert application.stacks == ("dr/base us-east-1", "primary/full eu-west-2", "dr/full us-east-1")
+
+
+def test_stack_values_use_deploys_stand_ins_for_peer_outputs(env_file: Any) -> None:
+    env = load_environment(str(env_file()))
+    template = load_template()
+    dr_full = stack_values(env, template, Role.DR, Phase.FULL)
+    assert dr_full[Param.PRIMARY_DB_ARN].startswith("arn:aws:rds:eu-west-2:")
+    primary = stack_values(env, template, Role.PRIMARY, Phase.FULL)
+    assert primary[Param.DR_FILE_SYSTEM_ID].startswith("fs-") and primary[Param.ROLE] == "primary"
+    assert Param.PRIMARY_DB_ARN not in stack_values(env, template, Role.DR, Phase.BASE)
 
 
 def test_checkov_not_found_is_an_error_with_the_fix(tmp_path: Path) -> None:
