@@ -308,3 +308,22 @@ def test_outputs_checked_for_the_stack_in_the_parameter_set() -> None:
     assert len(messages("DrRequiredOutputs", text)) == len(
         set(OUTPUTS_BY_ROLE[(Role.PRIMARY, Phase.FULL)]) | set(OUTPUTS_BY_ROLE[(Role.DR, Phase.FULL)])
     ) - len(OUTPUTS_BY_ROLE[(Role.DR, Phase.BASE)])
+
+
+def test_resource_metadata_suppresses_a_dr_rule_like_any_cfn_lint_rule(lint_text) -> None:  # type: ignore[no-untyped-def]
+    text = """
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Metadata:
+      cfn-lint: {config: {ignore_checks: [E9401]}}
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+"""
+    assert not [m for m in lint_text(text) if m.rule.id == "E9401"]
+    unsuppressed = text.replace("      cfn-lint: {config: {ignore_checks: [E9401]}}\n", "      note: x\n")
+    assert len([m for m in lint_text(unsuppressed) if m.rule.id == "E9401"]) == 2
