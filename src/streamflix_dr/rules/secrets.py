@@ -36,6 +36,12 @@ def _plaintext(cfn: Any, value: Any) -> str | None:
     """Why ``value`` is a plaintext secret, or None if it is a dynamic reference or a NoEcho parameter."""
     if isinstance(value, bool | int | float) or value is None or value == "":
         return None
+    if c.is_fn(value, "Fn::If") and isinstance(value["Fn::If"], list) and len(value["Fn::If"]) == 3:
+        # Either branch may be deployed; a literal in one of them is still in the template.
+        branches = (_plaintext(cfn, v) for v in value["Fn::If"][1:])
+        return next((why for why in branches if why), None)
+    if c.is_fn(value, "Ref") and value["Ref"] == "AWS::NoValue":
+        return None
     if _is_dynamic(value):
         return None
     if c.is_fn(value, "Ref"):

@@ -243,6 +243,25 @@ Resources:
     assert bool(messages("DrNoWildcardActions", text)) is flagged
 
 
+def test_literal_secret_behind_a_condition_is_found() -> None:
+    text = (
+        ROLE_HEADER
+        + """
+Resources:
+  Redis:
+    Type: AWS::ElastiCache::ReplicationGroup
+    Properties:
+      ReplicationGroupDescription: x
+      AuthToken: !If [IsPrimary, '{{resolve:secretsmanager:s:SecretString}}', 'abcdefghijklmnop1234']
+"""
+    )
+    assert messages("DrNoPlaintextSecrets", text) == [
+        "AWS::ElastiCache::ReplicationGroup Redis: AuthToken is a literal value. Fix: use "
+        "'{{resolve:secretsmanager:<secret>:SecretString:<key>}}' or GenerateSecretString"
+    ]
+    assert messages("DrNoPlaintextSecrets", text.replace("'abcdefghijklmnop1234'", "!Ref AWS::NoValue")) == []
+
+
 def test_secret_parameters_and_pointers() -> None:
     text = """
 Parameters:
