@@ -39,10 +39,44 @@ class DrillOptions:
     keys: int = 10
     teardown: bool = True
     poll_interval: float = 0.05
-    # Seconds of emulated time between the last writes and the outage: RDS and Redis replicate within it,
-    # EFS (which syncs every minute or so) may not: the drill shows each store's real RPO.
-    settle_seconds: float = 5.0
+    # Real seconds between the last writes and the outage: RDS and Redis replicate within it (the
+    # emulator's lags are about a second), EFS (which syncs every minute or so) does not: the drill
+    # shows each store's RPO. Real time, not the emulator's clock offset, so that timestamps the
+    # emulator returns and this machine's clock agree when RPO is measured.
+    settle_seconds: float = 1.5
     extra_progress: list[str] = field(default_factory=list)
+
+
+Deployer = Callable[[Any, Any, DrillOptions], None]
+
+
+def deploy_stacks(env: Any, factory: Any, opts: DrillOptions) -> None:
+    """The real deploy: both regions through the orchestrator, as ``streamflix-dr deploy`` does."""
+    from streamflix_dr.deploy.orchestrator import Timeouts as DeployTimeouts  # noqa: PLC0415 - CLI-side
+    from streamflix_dr.deploy.orchestrator import deploy  # noqa: PLC0415
+    from streamflix_dr.deploy.stacks import Timing  # noqa: PLC0415
+
+    deploy(
+        env,
+        factory,
+        confirm=lambda _p: True,
+        timeouts=DeployTimeouts(timing=Timing(poll_interval=opts.poll_interval)),
+        outputs_dir=opts.reports_dir / "drill-cfn-outputs",
+    )
+
+
+def destroy_stacks(env: Any, factory: Any, opts: DrillOptions) -> None:
+    """The real teardown, as ``streamflix-dr destroy`` does."""
+    from streamflix_dr.deploy.destroy import destroy  # noqa: PLC0415 - CLI-side
+    from streamflix_dr.deploy.orchestrator import Timeouts as DeployTimeouts  # noqa: PLC0415
+    from streamflix_dr.deploy.stacks import Timing  # noqa: PLC0415
+
+    destroy(
+        env,
+        factory,
+        confirm=lambda _p: True,
+        timeouts=DeployTimeouts(timing=Timing(poll_interval=opts.poll_interval)),
+    )
 
 
 def run_drill(
@@ -53,33 +87,28 @@ def run_drill(
     options: DrillOptions | None = None,
     progress: Callable[[str], None] = lambda _m: None,
     on_event: Callable[[RunEvent], None] | None = None,
+    deployer: Deployer = deploy_stacks,
+    destroyer: Deployer = destroy_stacks,
 ) -> dict[str, Any]:
-    """Run a drill against an emulator endpoint and return the report document (also written to disk)."""
+    """Run a drill against an emulator endpoint and return the report document (also written to disk).
+
+    ``deployer``/``destroyer`` default to the real deploy and teardown; tests may pass their own.
+    Raises ``EmulatorError`` without an endpoint, and whatever the deploy raises.
+    """
     opts = options or DrillOptions()
     if not endpoint_url:
         raise EmulatorError(
             "a drill needs the emulator's data plane (rows, files, keys, region outage).",
             fix="run `streamflix-dr drill --emulator`; on AWS, run a game day with `failover`",
         )
-    from streamflix_dr.deploy.destroy import destroy  # noqa: PLC0415 - heavy (cfn-lint), CLI-side only
-    from streamflix_dr.deploy.orchestrator import Timeouts as DeployTimeouts  # noqa: PLC0415
-    from streamflix_dr.deploy.orchestrator import deploy  # noqa: PLC0415
-    from streamflix_dr.deploy.stacks import Timing  # noqa: PLC0415
     from streamflix_dr_emulator.client import DataPlaneClient, DataPlaneError  # noqa: PLC0415
 
     dp = DataPlaneClient(endpoint_url)
     started = time.time()
-    deploy_timeouts = DeployTimeouts(timing=Timing(poll_interval=opts.poll_interval))
     errors: list[str] = []
     progress(f"deploying {env.name} to {env.primary_region} and {env.dr_region}")
     t0 = time.monotonic()
-    deploy(
-        env,
-        factory,
-        confirm=lambda _p: True,
-        timeouts=deploy_timeouts,
-        outputs_dir=opts.reports_dir / "drill-cfn-outputs",
-    )
+    deployer(env, factory, opts)
     deploy_seconds = time.monotonic() - t0
     resolved = resolve(factory, env)
     topo = resolved.topology
@@ -134,7 +163,7 @@ def run_drill(
         progress("tearing down")
         dp.restore_region(env.primary_region)
         try:
-            destroy(env, factory, confirm=lambda _p: True, timeouts=deploy_timeouts)
+            destroyer(env, factory, opts)
             teardown = "done"
         except StreamflixDrError as e:
             teardown = f"failed: {e}"
@@ -197,7 +226,7 @@ def _write_data(
                 written["redis"].append(key)
         if batch == "a":
             dp.sync()
-    dp.advance_clock(opts.settle_seconds)
+    time.sleep(opts.settle_seconds)
     return written
 
 

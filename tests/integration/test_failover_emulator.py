@@ -45,16 +45,8 @@ def _table(f: ClientFactory, name: str) -> None:
     )
 
 
-@pytest.fixture
-def world(emulator_endpoint: str | None) -> Iterator[World]:
-    if emulator_endpoint is None:
-        pytest.skip("needs the emulator (creates and fails regions)")
-    from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
-
-    f = ClientFactory(
-        Target(endpoint_url=emulator_endpoint, access_key_id="testing", secret_access_key="testing")
-    )
-    s = uuid.uuid4().hex[:6]
+def build_resources(f: ClientFactory, s: str) -> Topology:
+    """Both regions' resources for suffix ``s``, made directly with boto3 (no CloudFormation)."""
     table = f"streamflix-dr-journal-{s}"
     _table(f, table)
     for region in (PRIMARY, DR):
@@ -111,7 +103,7 @@ def world(emulator_endpoint: str | None) -> Iterator[World]:
             family=f"app-{s}", containerDefinitions=[{"name": "a", "image": "x", "memory": 512}]
         )
         ecs.create_service(cluster=f"c-{s}", serviceName="app", taskDefinition=f"app-{s}", desiredCount=count)
-    topo = Topology(
+    return Topology(
         suffix=s,
         source_region=PRIMARY,
         target_region=DR,
@@ -130,6 +122,18 @@ def world(emulator_endpoint: str | None) -> Iterator[World]:
         desired_count=2,
         secret_names=(f"streamflix/{s}/db",),
     )
+
+
+@pytest.fixture
+def world(emulator_endpoint: str | None) -> Iterator[World]:
+    if emulator_endpoint is None:
+        pytest.skip("needs the emulator (creates and fails regions)")
+    from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
+
+    f = ClientFactory(
+        Target(endpoint_url=emulator_endpoint, access_key_id="testing", secret_access_key="testing")
+    )
+    topo = build_resources(f, uuid.uuid4().hex[:6])
     dp = DataPlaneClient(emulator_endpoint)
     try:
         yield World(f, topo, dp, emulator_endpoint)
