@@ -106,6 +106,7 @@ def test_every_declared_resource_is_accounted_for(deployment: Deployment, role: 
             peer,
             deployment.env,
             deployment.factory,
+            live=LIVE,
         )
         try:
             check(res)
@@ -142,7 +143,9 @@ def test_status_reports_both_regions(deployment: Deployment):
 
 @EMULATOR_ONLY
 def test_cli_status_json_against_the_endpoint(deployment: Deployment):
-    result = CliRunner().invoke(
+    # The CLI takes credentials from the standard chain; the emulator accepts any.
+    creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    result = CliRunner(env=creds).invoke(
         cli, ["status", "--env", deployment.env.name, "--endpoint-url", str(deployment.endpoint), "--json"]
     )
     assert result.exit_code == 0, result.output

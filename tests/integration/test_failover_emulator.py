@@ -235,3 +235,62 @@ def test_failover_fences_a_primary_that_answers_and_rerun_is_a_no_op(world: Worl
     by = {s.step: s for s in again.steps}
     for step in ("promote-db", "failover-efs", "failover-redis", "stop-secret-replication", "scale-ecs"):
         assert by[step].runs == 0, step
+
+
+def test_throttling_mid_failover_is_absorbed(world: World, tmp_path: Path) -> None:
+    from streamflix_dr_emulator import server  # noqa: PLC0415
+
+    # AWS throttles control-plane calls under load; botocore's standard retries (the AWS layer) absorb it
+    server.inject_throttling("rds", "PromoteReadReplica", 2)
+    server.inject_throttling("ecs", "UpdateService", 2)
+    server.inject_throttling("dynamodb", "PutItem", 2)
+    try:
+        result = build_runner(
+            world.factory,
+            world.topology,
+            journal_dir=tmp_path,
+            timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
+        ).run()
+    finally:
+        for service, action in (
+            ("rds", "PromoteReadReplica"),
+            ("ecs", "UpdateService"),
+            ("dynamodb", "PutItem"),
+        ):
+            server.inject_throttling(service, action, 0)
+    assert result.succeeded, result.error
+    assert result.step("promote-db").runs == 1  # type: ignore[union-attr]
+
+
+def test_promotion_error_is_reported_and_the_rerun_resumes(world: World, tmp_path: Path) -> None:
+    from streamflix_dr_emulator import server  # noqa: PLC0415
+
+    # more throttles than botocore's retry budget: the promotion fails for good this time
+    server.inject_throttling("rds", "PromoteReadReplica", 50)
+    runner = build_runner(
+        world.factory,
+        world.topology,
+        journal_dir=tmp_path,
+        timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
+    )
+    try:
+        first = runner.run()
+    finally:
+        server.inject_throttling("rds", "PromoteReadReplica", 0)
+    assert not first.succeeded
+    assert "promote-db" in first.error and world.topology.target_db_instance_id in first.error
+    assert first.step("promote-db").status.value == "failed"  # type: ignore[union-attr]
+    assert first.step("switch-dns") is None or first.step("switch-dns").status.value == "pending"  # type: ignore[union-attr]
+    done_first = {s.step for s in first.steps if s.status.value in ("done", "skipped")}
+    assert {"fence-primary", "failover-efs", "scale-ecs"} <= done_first
+    second = build_runner(
+        world.factory,
+        world.topology,
+        journal_dir=tmp_path,
+        timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
+    ).run()
+    assert second.succeeded and second.operation_id == first.operation_id
+    for s in second.steps:
+        assert s.runs <= 1 or s.step == "promote-db", (s.step, s.runs)
+    assert second.step("failover-efs").attempts == 1  # type: ignore[union-attr]
+    assert second.step("promote-db").attempts == 2  # type: ignore[union-attr]
