@@ -31,6 +31,7 @@ from streamflix_dr.errors import AbortedByUser, AwsError, StackError, StackTimeo
 
 log = logging.getLogger(__name__)
 
+NO_ECHO = "****"
 _GONE_CODES = {
     "ReplicationNotFound",
     "FileSystemNotFound",
@@ -180,11 +181,13 @@ def _remove_efs_replication(
     state, desc = primary.state()
     params = parameters_of(desc)
     if state is StackState.STABLE and params.get(Param.DR_FILE_SYSTEM_ID):
-        keep = tuple(k for k in params if k != Param.DR_FILE_SYSTEM_ID)
+        # Current values are sent back as they are; only NoEcho ones ("****") need UsePreviousValue.
+        values = {k: v for k, v in params.items() if v != NO_ECHO}
+        values[Param.DR_FILE_SYSTEM_ID] = ""
         cs = primary.create_change_set(
             change_type="UPDATE",
-            parameters={Param.DR_FILE_SYSTEM_ID: ""},
-            use_previous=keep,
+            parameters=values,
+            use_previous=tuple(k for k, v in params.items() if v == NO_ECHO),
             tags={tag["Key"]: tag["Value"] for tag in (desc or {}).get("Tags", [])},
             use_previous_template=True,
         )
