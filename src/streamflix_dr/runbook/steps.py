@@ -299,7 +299,7 @@ class PromoteDb(Step):
             self._wait_available(ctx)
         try:
             rds.promote_read_replica(DBInstanceIdentifier=t.target_db_instance_id, BackupRetentionPeriod=7)
-        except ClientError as e:
+        except (ClientError, BotoCoreError) as e:
             raise FailoverError(
                 f"{t.target_region}: promoting {t.target_db_instance_id} failed ({e}).",
                 fix="read the error; the journal is kept, rerun `streamflix-dr failover` to resume",

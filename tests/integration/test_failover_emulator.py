@@ -1,0 +1,323 @@
+"""The failover runbook against the project's emulator (moto + the EFS, Global Datastore, Secrets and
+RDS extensions + the data plane), on resources created directly with boto3: the steps' real API
+calls, a region outage, the latency model, and what data survives."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamflix_dr.aws.clients import ClientFactory, Target
+from streamflix_dr.report.model import build_report
+from streamflix_dr.runbook.latency import Latency, Timeouts, load_model
+from streamflix_dr.runbook.session import build_runner
+from streamflix_dr.runbook.topology import Topology
+
+pytestmark = pytest.mark.integration
+
+PRIMARY, DR = "eu-west-2", "us-east-1"
+
+
+@dataclass
+class World:
+    factory: ClientFactory
+    topology: Topology
+    dp: Any
+    endpoint: str
+
+
+def _table(f: ClientFactory, name: str) -> None:
+    f.client("dynamodb", DR).create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+    )
+
+
+def build_resources(f: ClientFactory, s: str) -> Topology:
+    """Both regions' resources for suffix ``s``, made directly with boto3 (no CloudFormation)."""
+    table = f"streamflix-dr-journal-{s}"
+    _table(f, table)
+    for region in (PRIMARY, DR):
+        f.client("rds", region).create_db_parameter_group(
+            DBParameterGroupName=f"pg-{s}", DBParameterGroupFamily="postgres16", Description="app"
+        )
+    arn = f.client("rds", PRIMARY).create_db_instance(
+        DBInstanceIdentifier=f"db-{s}",
+        Engine="postgres",
+        DBInstanceClass="db.r6g.large",
+        MasterUsername="app",
+        MasterUserPassword="password123",
+        AllocatedStorage=20,
+        BackupRetentionPeriod=7,
+        DBParameterGroupName=f"pg-{s}",
+    )["DBInstance"]["DBInstanceArn"]
+    f.client("rds", DR).create_db_instance_read_replica(
+        DBInstanceIdentifier=f"db-{s}-replica",
+        SourceDBInstanceIdentifier=arn,
+        SourceRegion=PRIMARY,
+        DBParameterGroupName=f"pg-{s}",
+    )
+    src_fs = f.client("efs", PRIMARY).create_file_system(CreationToken=f"src-{s}")["FileSystemId"]
+    dr_efs = f.client("efs", DR)
+    dst_fs = dr_efs.create_file_system(CreationToken=f"dst-{s}")["FileSystemId"]
+    dr_efs.update_file_system_protection(FileSystemId=dst_fs, ReplicationOverwriteProtection="DISABLED")
+    f.client("efs", PRIMARY).create_replication_configuration(
+        SourceFileSystemId=src_fs, Destinations=[{"Region": DR, "FileSystemId": dst_fs}]
+    )
+    ec_p = f.client("elasticache", PRIMARY)
+    ec_p.create_replication_group(
+        ReplicationGroupId=f"rg-{s}",
+        ReplicationGroupDescription="p",
+        CacheNodeType="cache.r7g.large",
+        Engine="redis",
+        NumCacheClusters=2,
+    )
+    gid = ec_p.create_global_replication_group(
+        GlobalReplicationGroupIdSuffix=f"g{s}", PrimaryReplicationGroupId=f"rg-{s}"
+    )["GlobalReplicationGroup"]["GlobalReplicationGroupId"]
+    f.client("elasticache", DR).create_replication_group(
+        ReplicationGroupId=f"rg-{s}-dr",
+        ReplicationGroupDescription="s",
+        GlobalReplicationGroupId=gid,
+        NumCacheClusters=2,
+    )
+    f.client("secretsmanager", PRIMARY).create_secret(
+        Name=f"streamflix/{s}/db", SecretString=json.dumps({"p": 1}), AddReplicaRegions=[{"Region": DR}]
+    )
+    for region, count in ((PRIMARY, 2), (DR, 1)):
+        ecs = f.client("ecs", region)
+        ecs.create_cluster(clusterName=f"c-{s}")
+        ecs.register_task_definition(
+            family=f"app-{s}", containerDefinitions=[{"name": "a", "image": "x", "memory": 512}]
+        )
+        ecs.create_service(cluster=f"c-{s}", serviceName="app", taskDefinition=f"app-{s}", desiredCount=count)
+    return Topology(
+        suffix=s,
+        source_region=PRIMARY,
+        target_region=DR,
+        journal_table=table,
+        target_db_instance_id=f"db-{s}-replica",
+        source_db_arn=arn,
+        target_file_system_id=dst_fs,
+        source_file_system_id=src_fs,
+        global_datastore_id=gid,
+        target_redis_group_id=f"rg-{s}-dr",
+        source_redis_group_id=f"rg-{s}",
+        target_ecs_cluster=f"c-{s}",
+        target_ecs_service="app",
+        source_ecs_cluster=f"c-{s}",
+        source_ecs_service="app",
+        desired_count=2,
+        secret_names=(f"streamflix/{s}/db",),
+    )
+
+
+@pytest.fixture
+def world(emulator_endpoint: str | None) -> Iterator[World]:
+    if emulator_endpoint is None:
+        pytest.skip("needs the emulator (creates and fails regions)")
+    from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
+
+    f = ClientFactory(
+        Target(endpoint_url=emulator_endpoint, access_key_id="testing", secret_access_key="testing")
+    )
+    topo = build_resources(f, uuid.uuid4().hex[:6])
+    dp = DataPlaneClient(emulator_endpoint)
+    try:
+        yield World(f, topo, dp, emulator_endpoint)
+    finally:
+        dp.restore_region(PRIMARY)
+
+
+def _write(w: World) -> None:
+    t = w.topology
+    for i in range(5):
+        w.dp.insert_row(PRIMARY, t.source_db_instance_id, "titles", {"id": i})
+        w.dp.write_file(PRIMARY, t.source_file_system_id, f"/media/{i}.txt", f"file {i}")
+        w.dp.set_key(PRIMARY, t.source_redis_group_id, f"k{i}", "v")
+    w.dp.sync()
+
+
+def test_failover_with_primary_region_down(world: World, tmp_path: Path) -> None:
+    _write(world)
+    # written after the last sync: RDS and Redis replicate within seconds, EFS only at its next sync
+    world.dp.write_file(PRIMARY, world.topology.source_file_system_id, "/media/late.txt", "late")
+    world.dp.advance_clock(5)
+    world.dp.fail_region(PRIMARY)
+    latency = Latency(actions=load_model(), scale=1 / 600, enabled=True, sleep=time.sleep)
+    runner = build_runner(
+        world.factory,
+        world.topology,
+        journal_dir=tmp_path,
+        latency=latency,
+        timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
+    )
+    started = time.monotonic()
+    result = runner.run()
+    elapsed = time.monotonic() - started
+    assert result.succeeded, result.error
+    statuses = {s.step: s.status.value for s in result.steps}
+    assert statuses["fence-primary"] == "skipped"
+    assert any("fencing skipped" in w for w in result.warnings)
+    assert all(
+        statuses[k] == "done"
+        for k in (
+            "promote-db",
+            "failover-efs",
+            "failover-redis",
+            "stop-secret-replication",
+            "scale-ecs",
+            "verify-serving",
+        )
+    )
+    t = world.topology
+    f = world.factory
+    db = f.client("rds", DR).describe_db_instances(DBInstanceIdentifier=t.target_db_instance_id)[
+        "DBInstances"
+    ][0]
+    assert not db.get("ReadReplicaSourceDBInstanceIdentifier")
+    assert f.client("secretsmanager", DR).describe_secret(SecretId=t.secret_names[0]).get(
+        "PrimaryRegion"
+    ) in (None, DR)
+    # the data: rows and keys replicated, the late file not; the DR side now takes writes
+    assert len(world.dp.select_rows(DR, t.target_db_instance_id, "titles")) == 5
+    assert world.dp.get_key(DR, t.target_redis_group_id, "k4") == "v"
+    files = world.dp.list_files(DR, t.target_file_system_id)
+    assert len([p for p in files if "late" not in p]) == 5 and not any("late" in p for p in files)
+    world.dp.insert_row(DR, t.target_db_instance_id, "titles", {"id": "after"})
+    world.dp.write_file(DR, t.target_file_system_id, "/after.txt", "x")
+    # RPO was measured for every store, and the report's modelled RTO fits the 10-minute aim
+    doc = build_report(result, kind="failover", rto_target_seconds=900)
+    assert doc["rpo_seconds"]["rds"] is not None and doc["rpo_seconds"]["efs"] is not None
+    assert doc["rto_modelled_seconds"] <= 600, doc["rto_modelled_seconds"]
+    assert elapsed < 30
+
+
+def test_failover_fences_a_primary_that_answers_and_rerun_is_a_no_op(world: World, tmp_path: Path) -> None:
+    _write(world)
+    runner = build_runner(
+        world.factory,
+        world.topology,
+        journal_dir=tmp_path,
+        timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
+    )
+    result = runner.run()
+    assert result.succeeded, result.error
+    t = world.topology
+    svc = world.factory.client("ecs", PRIMARY).describe_services(
+        cluster=t.source_ecs_cluster, services=["app"]
+    )["services"][0]
+    assert svc["desiredCount"] == 0
+    params = world.factory.client("rds", PRIMARY).describe_db_parameters(
+        DBParameterGroupName=f"pg-{t.suffix}", Source="user"
+    )["Parameters"]
+    assert {p["ParameterName"]: p["ParameterValue"] for p in params}["default_transaction_read_only"] == "on"
+    # a second failover is a new operation whose steps all find their work done in AWS
+    again = build_runner(
+        world.factory,
+        replace(t),
+        journal_dir=tmp_path,
+        timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
+    ).run()
+    assert again.succeeded and again.operation_id != result.operation_id
+    by = {s.step: s for s in again.steps}
+    for step in ("promote-db", "failover-efs", "failover-redis", "stop-secret-replication", "scale-ecs"):
+        assert by[step].runs == 0, step
+
+
+class _Injector:
+    """Answers chosen API calls with an AWS error before they reach the emulator (botocore's before-send),
+    so the retry and failure paths run exactly as against AWS."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self.factory = factory
+        self.plan: dict[str, list[tuple[str, int]]] = {}
+        self.seen: dict[str, int] = {}
+        self.protocol: dict[str, str] = {}
+
+    def add(self, service: str, region: str, operation: str, code: str, times: int) -> None:
+        self.plan.setdefault(operation, []).extend([(code, 400)] * times)
+        client = self.factory.client(service, region)
+        self.protocol[operation] = client.meta.service_model.protocol
+        client.meta.events.register_first(
+            f"before-send.{client.meta.service_model.service_id.hyphenize()}", self._hook
+        )
+
+    def _hook(self, request: Any, event_name: str = "", **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse  # noqa: PLC0415
+
+        op = event_name.rsplit(".", 1)[-1]  # before-send.<service>.<Operation>
+        if not self.plan.get(op):
+            return None
+        code, status = self.plan[op].pop(0)
+        self.seen[op] = self.seen.get(op, 0) + 1
+        if self.protocol[op] == "json":
+            body = json.dumps({"__type": f"com.amazonaws#{code}", "message": code}).encode()
+            headers = {"Content-Type": "application/x-amz-json-1.0"}
+        else:
+            body = (
+                f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{code} injected"
+                "</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            ).encode()
+            headers = {"Content-Type": "text/xml"}
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+    def read(self, *_: Any) -> bytes:
+        return self.body
+
+
+def test_throttling_mid_failover_is_absorbed(world: World, tmp_path: Path) -> None:
+    inject = _Injector(world.factory)
+    inject.add("rds", DR, "PromoteReadReplica", "Throttling", 2)
+    inject.add("ecs", DR, "UpdateService", "ThrottlingException", 2)
+    inject.add("dynamodb", DR, "PutItem", "ThrottlingException", 2)
+    result = build_runner(
+        world.factory,
+        world.topology,
+        journal_dir=tmp_path,
+        timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
+    ).run()
+    assert result.succeeded, result.error
+    assert inject.seen == {"PromoteReadReplica": 2, "UpdateService": 2, "PutItem": 2}
+    assert result.step("promote-db").runs == 1  # type: ignore[union-attr]
+
+
+def test_promotion_error_is_reported_and_the_rerun_resumes(world: World, tmp_path: Path) -> None:
+    inject = _Injector(world.factory)
+    # not retryable: the replica is busy (PromoteReadReplica fails while backing-up)
+    inject.add("rds", DR, "PromoteReadReplica", "InvalidDBInstanceState", 1)
+    timeouts = Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100)
+    first = build_runner(world.factory, world.topology, journal_dir=tmp_path, timeouts=timeouts).run()
+    assert not first.succeeded
+    assert "promote-db" in first.error and world.topology.target_db_instance_id in first.error
+    assert "InvalidDBInstanceState" in first.error
+    assert first.step("promote-db").status.value == "failed"  # type: ignore[union-attr]
+    switch = first.step("switch-dns")
+    assert switch is None or switch.status.value == "pending"
+    done_first = {s.step for s in first.steps if s.status.value in ("done", "skipped")}
+    assert {"fence-primary", "failover-efs", "scale-ecs"} <= done_first
+    second = build_runner(world.factory, world.topology, journal_dir=tmp_path, timeouts=timeouts).run()
+    assert second.succeeded and second.operation_id == first.operation_id
+    assert second.step("failover-efs").attempts == 1  # type: ignore[union-attr]
+    assert second.step("promote-db").attempts == 2  # type: ignore[union-attr]
+    assert all(s.runs <= 1 for s in second.steps if s.step != "promote-db")
