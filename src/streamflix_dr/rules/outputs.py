@@ -30,7 +30,8 @@ class DrRequiredOutputs(CloudFormationLintRule):
     id = "E9901"
     shortdesc = "Required outputs are present for each role and phase"
     description = (
-        "For each (Role, Phase) stack in streamflix_dr.constants.OUTPUTS_BY_ROLE (or the one given by the "
+        "In a template with the Role parameter, for each (Role, Phase) stack in "
+        "streamflix_dr.constants.OUTPUTS_BY_ROLE (or the one given by the "
         "parameter set), every listed output exists and its Condition is true whenever that Role and Phase "
         "are."
     )
@@ -41,6 +42,9 @@ class DrRequiredOutputs(CloudFormationLintRule):
 
     def match(self, cfn: Any) -> list[RuleMatch]:
         matches: list[RuleMatch] = []
+        if Param.ROLE not in (cfn.template.get("Parameters", {}) or {}):
+            # Not a role-selecting StreamFlix DR template: there is no stack whose outputs the CLI reads.
+            return matches
         outputs = cfn.template.get("Outputs", {}) or {}
         missing: dict[str, list[str]] = {}
         for role, phase, params in _combos(cfn):

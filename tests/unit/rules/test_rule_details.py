@@ -323,6 +323,8 @@ def test_outputs_checked_for_the_stack_in_the_parameter_set() -> None:
     missing_primary = messages("DrRequiredOutputs", text, {"Role": "primary", "Phase": "full"})
     expected = set(OUTPUTS_BY_ROLE[(Role.PRIMARY, Phase.FULL)]) - set(OUTPUTS_BY_ROLE[(Role.DR, Phase.BASE)])
     assert {m.split()[1] for m in missing_primary} == expected
+    # A template without the Role parameter is not one of ours: nothing to check.
+    assert messages("DrRequiredOutputs", "Resources: {}\n") == []
     # No parameter set: every stack is checked.
     assert len(messages("DrRequiredOutputs", text)) == len(
         set(OUTPUTS_BY_ROLE[(Role.PRIMARY, Phase.FULL)]) | set(OUTPUTS_BY_ROLE[(Role.DR, Phase.FULL)])

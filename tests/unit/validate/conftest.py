@@ -19,6 +19,21 @@ Resources:
 """
 
 
+TINY = """AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Handle:
+    Type: AWS::CloudFormation::WaitConditionHandle
+"""
+
+
+@pytest.fixture
+def tiny_template(tmp_path: Path) -> Path:
+    """A template every check accepts and cfn-lint reads quickly (for tests about other phases)."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
 @pytest.fixture
 def broken_template(tmp_path: Path) -> Path:
     path = tmp_path / "broken.yaml"

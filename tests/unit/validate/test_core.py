@@ -52,9 +52,9 @@ def test_missing_template(tmp_path: Path) -> None:
     assert not result.ok
 
 
-def test_bad_environment_is_a_config_finding(env_file: Any) -> None:
+def test_bad_environment_is_a_config_finding(env_file: Any, tiny_template: Path) -> None:
     path = env_file(suffix="Bad-Suffix")
-    result = validate([GOOD], env=str(path), include_checkov=False)
+    result = validate([tiny_template], env=str(path), include_checkov=False)
     config = [f for f in result.findings if f.source is Source.CONFIG]
     assert len(config) == 1
     assert config[0].template == str(path)
@@ -62,9 +62,9 @@ def test_bad_environment_is_a_config_finding(env_file: Any) -> None:
     assert not result.ok
 
 
-def test_unknown_environment_name_lists_the_known_ones(tmp_path: Path) -> None:
+def test_unknown_environment_name_lists_the_known_ones(tmp_path: Path, tiny_template: Path) -> None:
     (tmp_path / "dev.yaml").write_text("name: dev\n")
-    result = validate([GOOD], env="nosuch", include_checkov=False, environments_dir=tmp_path)
+    result = validate([tiny_template], env="nosuch", include_checkov=False, environments_dir=tmp_path)
     (finding,) = [f for f in result.findings if f.source is Source.CONFIG]
     assert "--env='nosuch'" in finding.message and "known: dev" in finding.message
 
@@ -100,9 +100,9 @@ def test_stack_values_use_deploys_stand_ins_for_peer_outputs(env_file: Any) -> N
     assert Param.PRIMARY_DB_ARN not in stack_values(env, template, Role.DR, Phase.BASE)
 
 
-def test_checkov_not_found_is_an_error_with_the_fix(tmp_path: Path) -> None:
+def test_checkov_not_found_is_an_error_with_the_fix(tmp_path: Path, tiny_template: Path) -> None:
     env = {"STREAMFLIX_DR_CHECKOV": str(tmp_path / "missing"), "PATH": ""}
-    result = validate([GOOD], include_checkov=True, checkov_env=env)
+    result = validate([tiny_template], include_checkov=True, checkov_env=env)
     (finding,) = [f for f in result.findings if f.source is Source.CHECKOV]
     assert finding.rule_id == "checkov-missing" and finding.fix and "make validate" in finding.fix
     assert result.summary.checkov == "not found" and not result.ok
