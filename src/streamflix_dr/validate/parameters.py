@@ -82,13 +82,21 @@ def checker() -> tuple[Checker, str]:
     return shared, "template_model.check_parameter_values"
 
 
-def parameter_line(template: Mapping[str, Any], problem: str) -> int | None:
-    """The line of the parameter a problem text starts with (``Name=...`` or ``Name: ...``)."""
-    m = re.match(r"([A-Za-z0-9]+)", problem)
-    if not m:
+def _key_line(section: Any, name: str) -> int | None:
+    if not isinstance(section, Mapping):
         return None
-    for key in template.get("Parameters", {}) or {}:
-        if key == m.group(1):
+    for key in section:
+        if key == name:
             mark = getattr(key, "start_mark", None)
             return mark.line + 1 if mark is not None else None
     return None
+
+
+def parameter_line(template: Mapping[str, Any], problem: str) -> int | None:
+    """The template line a problem text is about: its parameter (``Name=...``, ``Name: ...``) or its
+    template Rule (``rule Name ...``)."""
+    rule = re.match(r"rule ([A-Za-z0-9]+)", problem)
+    if rule:
+        return _key_line(template.get("Rules"), rule.group(1))
+    m = re.match(r"([A-Za-z0-9]+)\s*[=:]", problem)
+    return _key_line(template.get("Parameters"), m.group(1)) if m else None

@@ -10,9 +10,10 @@ from typing import Any
 from streamflix_dr.config import load_environment
 from streamflix_dr.constants import Param, Phase, Role
 from streamflix_dr.template import load_template
-from streamflix_dr.validate import Severity, Source, validate
+from streamflix_dr.validate import Severity, Source, cfnlint_runner, validate
 from streamflix_dr.validate.checkov_runner import find_checkov, parse_report, run_checkov
 from streamflix_dr.validate.core import stack_values
+from streamflix_dr.validate.parameters import parameter_line
 
 from .conftest import BAD_RETAIN, GOOD
 
@@ -171,3 +172,12 @@ def test_real_checkov_runs_on_a_small_template(tmp_path: Path) -> None:
     ids = {f.rule_id for f in findings}
     assert "CKV_AWS_53" in ids and all(f.resource == "Bucket" for f in findings)
     json.dumps([f.message for f in findings])  # plain strings
+
+
+def test_parameter_problem_lines_point_at_the_parameter_or_rule() -> None:
+    template = cfnlint_runner.parse(GOOD)[0]
+    assert template is not None
+    assert parameter_line(template, "Application='x': is not one of the allowed values") == 12
+    assert parameter_line(template, "SubnetIds: no value given") == 25
+    assert parameter_line(template, "rule Nope (X=''): fails") is None
+    assert parameter_line(template, "something else") is None
