@@ -126,7 +126,24 @@ def lint(
         config["parameters"] = [ParameterSet(source=parameters_source, parameters=dict(parameters))]
     ours = dr_rule_ids()
     findings = []
-    for m in lint_file(path, config=config):
+    try:
+        matches = lint_file(path, config=config)
+    except Exception as e:  # cfn-lint raises its own errors (unknown region, bad config) and plain ones
+        LOGGER.debug("cfn-lint failed on %s", path, exc_info=True)
+        return [
+            Finding(
+                source=Source.CFN_LINT,
+                rule_id="cfn-lint-crash",
+                severity=Severity.ERROR,
+                template=str(path),
+                line=None,
+                resource=None,
+                message=f"cfn-lint could not lint the template for {stack}: {type(e).__name__}: {e}",
+                fix=f"run `cfn-lint --regions {region} {path}` to see the full error; check the region name",
+                stacks=(stack,),
+            )
+        ]
+    for m in matches:
         rule_id = str(m.rule.id)
         message, fix = split_fix(str(m.message))
         if fix is None and getattr(m.rule, "source_url", None):

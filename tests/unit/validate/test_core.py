@@ -181,3 +181,10 @@ def test_parameter_problem_lines_point_at_the_parameter_or_rule() -> None:
     assert parameter_line(template, "SubnetIds: no value given") == 25
     assert parameter_line(template, "rule Nope (X=''): fails") is None
     assert parameter_line(template, "something else") is None
+
+
+def test_cfn_lint_failure_becomes_a_finding(tiny_template: Path) -> None:
+    findings = cfnlint_runner.lint(tiny_template, region="xx-nowhere-1", parameters=None, stack="dr/base xx")
+    (finding,) = findings
+    assert finding.rule_id == "cfn-lint-crash" and finding.severity is Severity.ERROR
+    assert "xx-nowhere-1" in finding.message and finding.fix and "--regions xx-nowhere-1" in finding.fix
