@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 # --import-mode=importlib does not put test folders on sys.path; the helpers are shared by these tests.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import emulator_gaps
 from integration_support import ENV_NAME, LIVE, Deployment, emulator_timeouts, factory_for
 
-from streamflix_dr.config import load_environment
+from streamflix_dr.config import load_environment, parse_environment
 from streamflix_dr.deploy.orchestrator import deploy
 from streamflix_dr.template import load_template
 
@@ -68,6 +69,60 @@ def deployment(emulator_endpoint: str | None, tmp_path_factory: pytest.TempPathF
             )
         return Deployment(env, factory, template, outputs_dir, None)
     outputs_dir = tmp_path_factory.mktemp("cfn-outputs")
+    dep = Deployment(env, factory, template, outputs_dir, emulator_endpoint)
+    started = time.monotonic()
+    dep.result = deploy(
+        env,
+        factory,
+        confirm=lambda _p: True,
+        on_event=dep.events.append,
+        timeouts=emulator_timeouts(),
+        outputs_dir=outputs_dir,
+        template=template,
+    )
+    dep.seconds = time.monotonic() - started
+    return dep
+
+
+@pytest.fixture(scope="session")
+def deployment_dns_gds(emulator_endpoint: str | None, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """A second environment: ``dev`` + DNS failover (zone, certificates in both regions) + Global Datastore.
+
+    It exercises what ``dev`` leaves off: HTTPS listeners, the health check, the PRIMARY/SECONDARY records,
+    the global datastore and the Redis secondary. Emulator only: on AWS it would need a real zone and certs.
+    """
+    if LIVE:
+        pytest.skip("the DNS + Global Datastore variant needs a hosted zone and certificates: emulator only")
+    factory = factory_for(emulator_endpoint)
+    domain = "watch.streamflix.example"
+    # Real zone ids start with "Z" (config checks that); moto draws them at random, so draw until one does.
+    r53 = factory.client("route53", "us-east-1")
+    zone = ""
+    for attempt in range(500):
+        created = r53.create_hosted_zone(Name="streamflix.example", CallerReference=f"sfdr-it-{attempt}")
+        zone = created["HostedZone"]["Id"].rsplit("/", 1)[-1]
+        if zone.startswith("Z"):
+            break
+        r53.delete_hosted_zone(Id=zone)
+    assert zone.startswith("Z"), "the emulator never produced a Z... hosted zone id"
+    doc = yaml.safe_load(
+        (Path(__file__).parents[2] / "environments" / "dev.yaml").read_text(encoding="utf-8")
+    )
+    doc.update(
+        suffix="dnsgds",
+        domain_name=domain,
+        hosted_zone_id=zone,
+        global_datastore=True,
+        alarm_email="sre@example.com",
+    )
+    for role in ("primary", "dr"):
+        region = doc["regions"][role]["region"]
+        doc["regions"][role]["certificate_arn"] = factory.client("acm", region).request_certificate(
+            DomainName=domain, ValidationMethod="DNS"
+        )["CertificateArn"]
+    env = parse_environment(doc, "tests/integration: dev + DNS + Global Datastore")
+    template = load_template()
+    outputs_dir = tmp_path_factory.mktemp("cfn-outputs-dns-gds")
     dep = Deployment(env, factory, template, outputs_dir, emulator_endpoint)
     started = time.monotonic()
     dep.result = deploy(

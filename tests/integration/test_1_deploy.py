@@ -68,8 +68,10 @@ def test_deploy_ran_the_three_phases_in_order(deployment: Deployment):
     assert (deployment.env.primary_region, "CREATE_COMPLETE") in statuses
 
 
+@pytest.mark.parametrize("variant", ["deployment", "deployment_dns_gds"], ids=["dev", "dev-dns-gds"])
 @pytest.mark.parametrize("role", [Role.PRIMARY, Role.DR], ids=["primary", "dr"])
-def test_every_declared_resource_is_accounted_for(deployment: Deployment, role: Role):
+def test_every_declared_resource_is_accounted_for(request: pytest.FixtureRequest, variant: str, role: Role):
+    deployment: Deployment = request.getfixturevalue(variant)
     desc = describe(deployment, role)
     params = parameters_of(desc)
     outputs = outputs_of(desc)

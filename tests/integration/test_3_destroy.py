@@ -14,7 +14,9 @@ from streamflix_dr.deploy.stacks import StackEvent
 pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
 
 
-def test_destroy_leaves_nothing_behind(deployment: Deployment):
+@pytest.mark.parametrize("variant", ["deployment", "deployment_dns_gds"], ids=["dev", "dev-dns-gds"])
+def test_destroy_leaves_nothing_behind(request: pytest.FixtureRequest, variant: str):
+    deployment: Deployment = request.getfixturevalue(variant)
     env, factory = deployment.env, deployment.factory
     fs_ids = {}
     for region in (env.primary_region, env.dr_region):
@@ -32,12 +34,16 @@ def test_destroy_leaves_nothing_behind(deployment: Deployment):
     names = [s[0] for s in steps]
     assert (
         names.index("primary update DrFileSystemId=''")
+        < names.index("Redis secondary disassociated")
         < names.index("delete dr stack")
         < names.index("delete primary stack")
         < names.index("artifact bucket removed")
     )
+    if env.global_datastore:
+        assert ("Redis secondary disassociated", env.dr_region, "done") in steps
     assert any(e.status == "DELETE_COMPLETE" and e.logical_id == e.stack for e in events)
 
+    mine = {fs for fs in fs_ids.values() if fs}
     for region in (env.primary_region, env.dr_region):
         cfn = factory.client("cloudformation", region)
         live = [
@@ -47,7 +53,8 @@ def test_destroy_leaves_nothing_behind(deployment: Deployment):
         ]
         assert live == [], f"{region}: stacks left {live}"
         efs = factory.client("efs", region)
-        assert efs.describe_file_systems()["FileSystems"] == [], f"{region}: file systems left"
+        left = {f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"]} & mine
+        assert not left, f"{region}: file systems left {left}"
         if fs_ids[region]:
             try:
                 reps = efs.describe_replication_configurations(FileSystemId=fs_ids[region])["Replications"]
@@ -55,13 +62,19 @@ def test_destroy_leaves_nothing_behind(deployment: Deployment):
                 assert e.response["Error"]["Code"] in ("ReplicationNotFound", "FileSystemNotFound"), e
                 reps = []
             assert reps == [], f"{region}: replication left {reps}"
-        rds = factory.client("rds", region)
-        assert rds.describe_db_instances()["DBInstances"] == [], f"{region}: DB instances left"
+        dbs = [
+            d["DBInstanceIdentifier"]
+            for d in factory.client("rds", region).describe_db_instances()["DBInstances"]
+        ]
+        assert not [d for d in dbs if d.endswith(env.suffix)], f"{region}: DB instances left {dbs}"
         ec = factory.client("elasticache", region)
-        assert ec.describe_replication_groups()["ReplicationGroups"] == [], f"{region}: caches left"
+        groups = [g["ReplicationGroupId"] for g in ec.describe_replication_groups()["ReplicationGroups"]]
+        assert not [g for g in groups if env.suffix in g], f"{region}: caches left {groups}"
     buckets = [b["Name"] for b in factory.client("s3", env.primary_region).list_buckets()["Buckets"]]
     assert not [b for b in buckets if b.endswith(f"-{env.suffix}")], f"buckets left: {buckets}"
-    print(f"destroy of both regions on the emulator: {seconds:.2f}s (deploy took {deployment.seconds:.2f}s)")
+    print(
+        f"{env.name}/{env.suffix}: destroy of both regions {seconds:.2f}s (deploy {deployment.seconds:.2f}s)"
+    )
 
     again = destroy(env, factory, confirm=lambda _p: True, timeouts=emulator_timeouts())
     assert [s.action for s in again.steps] == ["already-gone"]
