@@ -43,7 +43,8 @@ from streamflix_dr.runbook.topology import (
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
 
-METRIC_NAMESPACE = "StreamflixDR"
+# The template alarms on StreamFlixDR/ReadinessFailures and scopes PutMetricData to this namespace.
+METRIC_NAMESPACE = "StreamFlixDR"
 # Waits inside one invocation must end before Lambda's 15-minute limit: 15 s x 50 = 12.5 min.
 LAMBDA_TIMEOUTS = Timeouts(fence_seconds=60, waiter_delay=15, waiter_max_attempts=50)
 
@@ -58,9 +59,9 @@ def failover_step(
 ) -> dict[str, Any]:
     """Run one failover step, journaled in the DR region's table.
 
-    ``event``: ``{"step": "<StepId>"}``, optionally ``"operation_id"`` (the state machine should pass
-    ``$$.Execution.Name`` so parallel branches share one operation). Returns the step's record; raises
-    on a failed step so the state machine's Catch/Retry sees it.
+    ``event``: ``{"step": "<StepId>", "executionId": "$$.Execution.Id"}`` (or ``"operation_id"``): every
+    state of one execution joins the same operation. Returns the step's record; raises on a failed step
+    so the state machine's Catch/Retry sees it.
     """
     env = environ if environ is not None else os.environ
     step = event.get("step") if isinstance(event, Mapping) else None
@@ -71,7 +72,7 @@ def failover_step(
     topology = Topology.from_environ(env)
     factory = factory or _factory()
     dynamo = factory.client("dynamodb", topology.target_region)
-    operation_id = event.get("operation_id") or None
+    operation_id = operation_id_of(event)
     runner = Runner(
         factory,
         topology,
@@ -84,6 +85,15 @@ def failover_step(
     result = {"operation_id": runner.last_operation_id, **rec.to_dict()}
     log.info("failover step %s: %s", step, result)
     return result
+
+
+def operation_id_of(event: Mapping[str, Any]) -> str | None:
+    """The operation a state-machine execution runs: ``operation_id``, else the execution's name from
+    ``executionId`` (``arn:...:execution:<state machine>:<name>``), so parallel branches share it."""
+    if event.get("operation_id"):
+        return str(event["operation_id"])
+    execution = str(event.get("executionId") or "")
+    return execution.rsplit(":", 1)[-1] if execution else None
 
 
 def readiness_target_from_environ(env: Mapping[str, str], factory: Any) -> ReadinessTarget:
@@ -128,7 +138,7 @@ def readiness_target_from_environ(env: Mapping[str, str], factory: Any) -> Readi
 
 
 def publish(report: ReadinessReport, factory: Any, suffix: str) -> None:
-    """Ready (1/0) and FailedChecks, dimension Environment=<suffix>, in the DR region."""
+    """StreamFlixDR Ready (1/0) and ReadinessFailures (failed checks), dimension Environment=<suffix>."""
     dims = [{"Name": "Environment", "Value": suffix}]
     factory.client("cloudwatch", report.region).put_metric_data(
         Namespace=METRIC_NAMESPACE,
@@ -140,7 +150,7 @@ def publish(report: ReadinessReport, factory: Any, suffix: str) -> None:
                 "Dimensions": dims,
             },
             {
-                "MetricName": "FailedChecks",
+                "MetricName": "ReadinessFailures",
                 "Value": float(len(report.failed)),
                 "Unit": "Count",
                 "Dimensions": dims,
@@ -152,7 +162,7 @@ def publish(report: ReadinessReport, factory: Any, suffix: str) -> None:
 def readiness(
     event: Mapping[str, Any], context: Any, *, factory: Any = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Run the readiness checks in the DR region and publish StreamflixDR/Ready and FailedChecks."""
+    """Run the readiness checks in the DR region and publish StreamFlixDR/Ready and ReadinessFailures."""
     env = environ if environ is not None else os.environ
     factory = factory or _factory()
     target = readiness_target_from_environ(env, factory)

@@ -35,6 +35,8 @@ ENV_DB_SECRET_NAME = "STREAMFLIX_DB_SECRET_NAME"  # noqa: S105 - a variable name
 ENV_REDIS_SECRET_NAME = "STREAMFLIX_REDIS_SECRET_NAME"  # noqa: S105 - a variable name
 ENV_HOSTED_ZONE_ID = "STREAMFLIX_HOSTED_ZONE_ID"
 ENV_DOMAIN_NAME = "STREAMFLIX_DOMAIN_NAME"
+ENV_TARGET_GROUP_ARN = "STREAMFLIX_TARGET_GROUP_ARN"
+ENV_PRIMARY_HEALTH_CHECK_ID = "STREAMFLIX_PRIMARY_HEALTH_CHECK_ID"
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ class Topology:
             ),
             hosted_zone_id=environ.get(ENV_HOSTED_ZONE_ID, ""),
             domain_name=environ.get(ENV_DOMAIN_NAME, ""),
+            target_group_arn=environ.get(ENV_TARGET_GROUP_ARN, ""),
+            source_health_check_id=environ.get(ENV_PRIMARY_HEALTH_CHECK_ID, ""),
         )
 
 

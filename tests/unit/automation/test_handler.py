@@ -166,8 +166,8 @@ def test_readiness_handler_publishes_metrics(cloud: tuple[ClientFactory, dict[st
     # moto has no EFS replication, no image, no alarms: not ready, and it says which checks failed
     assert out["ready"] is False and out["counts"]["fail"] >= 1
     assert {f["check_id"] for f in out["failed"]} >= {"EFS001"}
-    stats = factory.client("cloudwatch", DR).list_metrics(Namespace="StreamflixDR")["Metrics"]
-    assert {m["MetricName"] for m in stats} == {"Ready", "FailedChecks"}
+    stats = factory.client("cloudwatch", DR).list_metrics(Namespace="StreamFlixDR")["Metrics"]
+    assert {m["MetricName"] for m in stats} == {"Ready", "ReadinessFailures"}
     assert stats[0]["Dimensions"] == [{"Name": "Environment", "Value": "t1"}]
 
 
@@ -182,3 +182,17 @@ def test_automation_imports_nothing_outside_the_lambda_runtime() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_states_of_one_execution_share_the_operation(cloud: tuple[ClientFactory, dict[str, str]]) -> None:
+    factory, env = cloud
+    execution = "arn:aws:states:us-east-1:123456789012:execution:streamflix-failover-t1:run-42"
+    first = handler.failover_step(
+        {"step": "fence-primary", "executionId": execution, "input": {}}, None, factory=factory, environ=env
+    )
+    second = handler.failover_step(
+        {"step": "scale-ecs", "executionId": execution}, None, factory=factory, environ=env
+    )
+    assert first["operation_id"] == second["operation_id"] == "run-42"
+    assert handler.operation_id_of({"operation_id": "x", "executionId": execution}) == "x"
+    assert handler.operation_id_of({}) is None
