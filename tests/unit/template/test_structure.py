@@ -208,7 +208,11 @@ def test_primary_db_is_multi_az_encrypted_and_tls_only(template: dict[str, Any])
     assert db["KmsKeyId"] == {"Fn::GetAtt": ["KmsKey", "Arn"]}
     assert db["BackupRetentionPeriod"] == "7"
     assert db["DeleteAutomatedBackups"] is True
-    assert db["DeletionProtection"] == "false"
+    assert db["DeletionProtection"] is False
+    protected = active_properties(
+        template, make_params(Role.PRIMARY, Phase.FULL, DbDeletionProtection="true"), "DbInstance"
+    )
+    assert protected["DeletionProtection"] is True
     assert db["EnablePerformanceInsights"] is True and "PerformanceInsightsKMSKeyId" in db
     assert set(db["EnableCloudwatchLogsExports"]) == {"postgresql", "upgrade"}
     assert db["MasterUserPassword"] == "{{resolve:secretsmanager:${DbSecret}:SecretString:password}}"
