@@ -41,6 +41,7 @@ TOP_LEVEL_KEYS = frozenset(
         "domain_name",
         "hosted_zone_id",
         "alarm_email",
+        "allow_plaintext_http",
         "parameters",
         "regions",
     }
@@ -133,6 +134,7 @@ class Environment:
     max_replica_lag_seconds: int = 60
     max_efs_sync_age_seconds: int = 900
     rto_target_seconds: int = 900
+    allow_plaintext_http: bool = False
     parameters: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
@@ -532,6 +534,21 @@ def parse_environment(doc: Any, source: str) -> Environment:
             "set domain_name to the record name, or remove hosted_zone_id",
             source=source,
         )
+    # Every transfer must be encrypted in transit: without a certificate the ALB can only serve plain HTTP,
+    # which a non-production environment may accept, explicitly, and production may not.
+    allow_plaintext_http = _bool(doc, "allow_plaintext_http", False, source)
+    if not allow_plaintext_http:
+        for role, rc in (("primary", primary), ("dr", dr)):
+            if not rc.certificate_arn:
+                raise ConfigError(
+                    f"regions.{role}.certificate_arn",
+                    "",
+                    f"is required: without a certificate the load balancer in {rc.region} would serve "
+                    "plain HTTP, and every transfer must be encrypted in transit",
+                    f"issue or import an ACM certificate in {rc.region} and set its ARN; for a "
+                    "non-production environment only, set allow_plaintext_http: true",
+                    source=source,
+                )
     email = str(doc.get("alarm_email") or "")
     if email and not EMAIL_PATTERN.match(email):
         raise ConfigError(
@@ -551,6 +568,7 @@ def parse_environment(doc: Any, source: str) -> Environment:
         max_replica_lag_seconds=_int(doc, "max_replica_lag_seconds", 60, source, lo=1, hi=3600),
         max_efs_sync_age_seconds=_int(doc, "max_efs_sync_age_seconds", 900, source, lo=60, hi=86400),
         rto_target_seconds=_int(doc, "rto_target_seconds", 900, source, lo=60, hi=86400),
+        allow_plaintext_http=allow_plaintext_http,
         parameters=_str_map(doc.get("parameters"), "parameters", source),
         source=source,
     )

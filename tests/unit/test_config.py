@@ -22,6 +22,8 @@ GOOD: dict[str, Any] = {
     "name": "test",
     "suffix": "t01",
     "cost_center": "media-platform",
+    # A test environment without certificates: it has to opt into plain HTTP explicitly.
+    "allow_plaintext_http": True,
     "parameters": {"DbInstanceClass": "db.r6g.large"},
     "regions": {
         "primary": {
@@ -281,3 +283,23 @@ def test_environment_file_by_path_and_shipped_ones(tmp_path: Path) -> None:
     for name in shipped:
         env = load_environment(name)
         assert env.name == name and env.primary.region == "eu-west-2" and env.dr.region == "us-east-1"
+
+
+def test_no_certificate_without_the_plaintext_opt_in_is_refused() -> None:
+    doc = _with(lambda d: d.pop("allow_plaintext_http"))
+    with pytest.raises(ConfigError) as err:
+        parse_environment(doc, SOURCE)
+    assert err.value.field == "regions.primary.certificate_arn"
+    assert "plain HTTP" in str(err.value)
+    assert "allow_plaintext_http: true" in str(err.value)
+
+
+def test_certificates_in_both_regions_need_no_plaintext_opt_in() -> None:
+    def change(d: dict[str, Any]) -> None:
+        d.pop("allow_plaintext_http")
+        d["regions"]["primary"]["certificate_arn"] = CERT_EU
+        d["regions"]["dr"]["certificate_arn"] = CERT_US
+
+    env = parse_environment(_with(change), SOURCE)
+    assert env.allow_plaintext_http is False
+    assert env.template_parameters(Role.DR, Phase.FULL)[Param.CERTIFICATE_ARN] == CERT_US
