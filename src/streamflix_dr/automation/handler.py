@@ -37,7 +37,7 @@ from streamflix_dr.runbook.topology import (
     ENV_REDIS_SECRET_NAME,
     ENV_SUFFIX,
     Topology,
-    stack_outputs,
+    stack_values,
 )
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def readiness_target_from_environ(env: Mapping[str, str], factory: Any) -> Readi
     region, suffix = need(ENV_DR_REGION), need(ENV_SUFFIX)
     outputs: dict[str, str] = {}
     try:
-        outputs = stack_outputs(factory, region, stack_name(Role.DR, suffix))
+        outputs = stack_values(factory, region, stack_name(Role.DR, suffix))
     except StreamflixDrError as e:
         # Without cloudformation:DescribeStacks the checks that need other ids say so as findings.
         log.warning("DR stack outputs not readable, checking what the environment names: %s", e)

@@ -12,7 +12,7 @@ from streamflix_dr.cli.common import AppContext, target_options
 from streamflix_dr.config import load_environment
 from streamflix_dr.readiness.core import ReadinessReport, Status, run_readiness
 from streamflix_dr.runbook.session import readiness_target
-from streamflix_dr.runbook.topology import stack_outputs
+from streamflix_dr.runbook.topology import stack_values
 
 MARK = {Status.PASS: "ok  ", Status.WARN: "warn", Status.FAIL: "FAIL"}
 
@@ -34,7 +34,7 @@ def check(app: AppContext, env_name: str) -> ReadinessReport:
     from streamflix_dr.constants import Role, stack_name  # noqa: PLC0415
 
     env = load_environment(env_name)
-    outputs = stack_outputs(app.factory, env.dr_region, stack_name(Role.DR, env.suffix))
+    outputs = stack_values(app.factory, env.dr_region, stack_name(Role.DR, env.suffix))
     return run_readiness(app.factory, readiness_target(env, outputs), now=time.time())
 
 

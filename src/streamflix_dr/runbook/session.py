@@ -17,7 +17,7 @@ from streamflix_dr.readiness.core import ReadinessTarget
 from streamflix_dr.runbook.journal import DynamoJournal, LocalJournal, MirroredJournal, RunLock
 from streamflix_dr.runbook.latency import Clock, Latency, Timeouts
 from streamflix_dr.runbook.runner import RunEvent, Runner
-from streamflix_dr.runbook.topology import Topology, stack_outputs
+from streamflix_dr.runbook.topology import Topology, stack_outputs, stack_values
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _fast(factory: Any) -> Any:
 
 def resolve(factory: Any, env: Any) -> Resolved:
     """Read the DR stack (required) and the primary stack (optional: the region may be down)."""
-    dr_out = stack_outputs(factory, env.dr_region, stack_name(Role.DR, env.suffix))
+    dr_out = stack_values(factory, env.dr_region, stack_name(Role.DR, env.suffix))
     warnings: list[str] = []
     primary_out: dict[str, str] | None
     try:
@@ -56,7 +56,10 @@ def resolve(factory: Any, env: Any) -> Resolved:
         desired_count=env.primary.desired_count,
         hosted_zone_id=env.hosted_zone_id,
         domain_name=env.domain_name,
+        source_db_arn=dr_out.get("PrimaryDbArn", ""),
     )
+    if not topology.source_health_check_id and dr_out.get("PrimaryHealthCheckId"):
+        topology = dataclasses.replace(topology, source_health_check_id=dr_out["PrimaryHealthCheckId"])
     if primary_out is None:
         # The replica knows its source: enough to name the old primary's DB for fencing.
         try:

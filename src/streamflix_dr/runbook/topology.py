@@ -192,6 +192,35 @@ class Topology:
         )
 
 
+# DR stack parameters that name primary-side resources; read when the primary stack cannot be.
+PEER_PARAMETERS = ("GlobalDatastoreId", "PrimaryDbArn", "PrimaryHealthCheckId")
+
+
+def stack_values(factory: Any, region: str, stack: str) -> dict[str, str]:
+    """A stack's outputs, plus the parameters in ``PEER_PARAMETERS`` that no output of the same name
+    shadows (the DR stack is given the primary's ids as parameters: they stay readable when the
+    primary region is not)."""
+    try:
+        resp = factory.client("cloudformation", region).describe_stacks(StackName=stack)
+    except (ClientError, BotoCoreError) as e:
+        raise StackError(
+            region,
+            stack,
+            f"cannot read the stack ({e})",
+            "check the region answers and the stack is deployed (streamflix-dr status)",
+        ) from e
+    stacks = resp.get("Stacks") or []
+    if not stacks:
+        raise StackError(region, stack, "does not exist", "deploy it first (streamflix-dr deploy)")
+    values = {
+        p["ParameterKey"]: p.get("ParameterValue", "")
+        for p in stacks[0].get("Parameters") or []
+        if p.get("ParameterKey") in PEER_PARAMETERS and p.get("ParameterValue")
+    }
+    values.update({o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs") or []})
+    return values
+
+
 def stack_outputs(factory: Any, region: str, stack: str) -> dict[str, str]:
     """A stack's outputs as a dict. Raises ``StackError`` if the stack cannot be read."""
     try:
