@@ -12,6 +12,7 @@ from streamflix_dr.template_model import (
     active_properties,
     active_resources,
     check_parameter_values,
+    effective_parameters,
     evaluate_conditions,
     parameter_defaults,
     resolve_value,
@@ -209,3 +210,40 @@ def test_missing_required_value_is_reported() -> None:
 
 def test_rule_not_applied_when_its_condition_is_false() -> None:
     assert check_parameter_values(SMALL, {**GOOD, "Phase": "base", "Peer": ""}) == []
+
+
+def test_list_parameters_accept_python_lists_and_become_lists() -> None:
+    values = effective_parameters(SMALL, {**GOOD, "Cidrs": ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]})
+    assert values["Cidrs"] == ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]
+    assert values["AWS::Partition"] == "aws"
+    assert check_parameter_values(SMALL, {**GOOD, "Cidrs": ["10.0.0.0/24", "10.0.1.0/24"]}) != []
+
+
+def test_join_findinmap_and_contains_rule() -> None:
+    tpl: dict[str, Any] = {
+        "Parameters": {"Env": {"Type": "String", "Default": "dev"}},
+        "Mappings": {"Sizes": {"dev": {"Nodes": "1"}, "prod": {"Nodes": "3"}}},
+        "Rules": {
+            "KnownEnv": {
+                "Assertions": [
+                    {
+                        "Assert": {"Fn::Contains": [["dev", "prod"], {"Ref": "Env"}]},
+                        "AssertDescription": "dev or prod",
+                    }
+                ]
+            }
+        },
+        "Resources": {
+            "R": {
+                "Type": "X",
+                "Properties": {
+                    "Nodes": {"Fn::FindInMap": ["Sizes", {"Ref": "Env"}, "Nodes"]},
+                    "Name": {"Fn::Join": ["-", ["app", {"Ref": "Env"}]]},
+                },
+            }
+        },
+    }
+    assert active_properties(tpl, {"Env": "prod"}, "R") == {"Nodes": "3", "Name": "app-prod"}
+    assert check_parameter_values(tpl, {"Env": "prod"}) == []
+    problems = check_parameter_values(tpl, {"Env": "test"})
+    assert problems == ["rule KnownEnv (Env='test'): dev or prod"]
