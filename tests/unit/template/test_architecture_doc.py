@@ -109,3 +109,21 @@ def test_total_resource_count_in_the_doc(template: dict[str, Any]) -> None:
     match = re.search(r"The template holds (\d+) resources", DOC.read_text(encoding="utf-8"))
     assert match is not None
     assert int(match.group(1)) == len(template["Resources"])
+
+
+def test_every_checkov_skip_is_documented(template: dict[str, Any]) -> None:
+    rows = re.findall(r"^\| (CKV[^|]+) \| ([^|]+) \|", DOC.read_text(encoding="utf-8"), flags=re.M)
+    documented = {
+        (check.strip(), lid.strip())
+        for checks, lids in rows
+        for check in checks.split(",")
+        for lid in lids.split(",")
+    }
+    skipped = {
+        (skip["id"], lid)
+        for lid, res in template["Resources"].items()
+        for skip in ((res.get("Metadata") or {}).get("checkov") or {}).get("skip", [])
+    }
+    assert skipped, "the template has no checkov skips to compare"
+    assert sorted(skipped - documented) == []
+    assert sorted(documented - skipped) == []
