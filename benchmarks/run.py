@@ -44,12 +44,13 @@ def time_validate(env: str) -> float:
     return seconds
 
 
-def time_deploy_destroy(env_name: str) -> tuple[float, float, float]:
+def time_deploy_destroy(env_name: str) -> tuple[float, float, float | str]:
     from streamflix_dr.aws.clients import ClientFactory, Target  # noqa: PLC0415
     from streamflix_dr.config import load_environment  # noqa: PLC0415
     from streamflix_dr.deploy.destroy import destroy  # noqa: PLC0415
     from streamflix_dr.deploy.orchestrator import Timeouts, deploy  # noqa: PLC0415
     from streamflix_dr.deploy.stacks import Timing  # noqa: PLC0415
+    from streamflix_dr.errors import StreamflixDrError  # noqa: PLC0415
     from streamflix_dr_emulator import server  # noqa: PLC0415
 
     env = load_environment(env_name)
@@ -69,8 +70,11 @@ def time_deploy_destroy(env_name: str) -> tuple[float, float, float]:
         if again.changed:
             print("warning: the second deploy changed something", file=sys.stderr)
         started = time.perf_counter()
-        destroy(env, factory, confirm=lambda _p: True, timeouts=timeouts)
-        gone = time.perf_counter() - started
+        try:
+            destroy(env, factory, confirm=lambda _p: True, timeouts=timeouts)
+        except StreamflixDrError as e:  # reported, not hidden: the figure is missing and says why
+            return first, rerun, f"failed: {e}"
+        gone: float | str = time.perf_counter() - started
     return first, rerun, gone
 
 
@@ -87,26 +91,40 @@ def main(argv: list[str] | None = None) -> int:
         "deploy (no-op rerun)": [],
         "destroy": [],
     }
+    failures: dict[str, str] = {}
     for _ in range(args.runs):
         samples["validate"].append(time_validate(args.env))
         first, rerun, gone = time_deploy_destroy(args.env)
         samples["deploy"].append(first)
         samples["deploy (no-op rerun)"].append(rerun)
-        samples["destroy"].append(gone)
-    medians = {k: statistics.median(v) for k, v in samples.items()}
+        if isinstance(gone, str):
+            failures["destroy"] = gone
+        else:
+            samples["destroy"].append(gone)
+    medians = {k: statistics.median(v) for k, v in samples.items() if v}
     print(
         f"{'operation (both regions, emulator)':<36} {'median s':>9} {'min s':>7} {'max s':>7}",
         f" runs={args.runs}",
     )
     for name, values in samples.items():
-        print(f"{name:<36} {medians[name]:>9.2f} {min(values):>7.2f} {max(values):>7.2f}")
+        if values:
+            print(f"{name:<36} {medians[name]:>9.2f} {min(values):>7.2f} {max(values):>7.2f}")
+        else:
+            print(f"{name:<36} {'-':>9} {failures.get(name, '')[:300]}")
     if stand_ins:
         print("(with the change-set stand-ins from tests/integration/emulator_gaps.py)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
-                {"env": args.env, "runs": args.runs, "median_seconds": medians, "samples": samples}, indent=2
+                {
+                    "env": args.env,
+                    "runs": args.runs,
+                    "median_seconds": medians,
+                    "failures": failures,
+                    "samples": samples,
+                },
+                indent=2,
             )
             + "\n"
         )
