@@ -102,15 +102,24 @@ def command(
         f"{env.primary_region} (primary), {env.dr_region} (DR full)",
         err=True,
     )
-    result = deploy(
-        env,
-        app.factory,
-        confirm=confirm,
-        on_event=on_event,
-        timeouts=timeouts,
-        outputs_dir=outputs_dir,
-        on_stage=on_stage,
-    )
+    try:
+        result = deploy(
+            env,
+            app.factory,
+            confirm=confirm,
+            on_event=on_event,
+            timeouts=timeouts,
+            outputs_dir=outputs_dir,
+            on_stage=on_stage,
+        )
+    except KeyboardInterrupt:
+        # CloudFormation goes on with a running operation; the rerun waits for it and continues.
+        click.echo(
+            f"\nInterrupted. A running stack operation continues in AWS; run "
+            f"`streamflix-dr deploy --env {env_name}` again to resume.",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
         return

@@ -123,3 +123,15 @@ def test_renderers():
         destroy_core.DestroyPlan("dev", (("r", "s", "CREATE_COMPLETE"),), ())
     )
     assert callable(cli_status.render_status)
+
+
+def test_interrupt_says_how_to_resume(monkeypatch):
+    monkeypatch.setattr("streamflix_dr.cli.common.ClientFactory", lambda target: FakeFactory())
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_deploy, "deploy", interrupted)
+    result = CliRunner().invoke(cli, ["deploy", "--env", "dev", "--yes"])
+    assert result.exit_code == 130
+    assert "streamflix-dr deploy --env dev` again to resume" in result.stderr
