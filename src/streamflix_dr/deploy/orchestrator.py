@@ -99,7 +99,7 @@ def peer_mapping(env: Environment, role: Role, phase: Phase) -> dict[str, str]:
     return mapping
 
 
-_PREFLIGHT_EXTRA = {
+PREFLIGHT_EXTRA = {
     Param.ARTIFACT_BUCKET: "preflight-artifacts",
     Param.AUTOMATION_CODE_KEY: "automation/preflight.zip",
 }
@@ -116,6 +116,17 @@ def preflight_peer_outputs(env: Environment) -> dict[str, str]:
         Output.HEALTH_CHECK_ID: zero,
         Output.GLOBAL_DATASTORE_ID: "aaaaa-preflight",
     }
+
+
+_PREFLIGHT_EXTRA = PREFLIGHT_EXTRA  # the name the validate command first used
+
+
+def preflight_parameters(
+    env: Environment, template: dict[str, Any], role: Role, phase: Phase
+) -> dict[str, str]:
+    """One stack's parameters before any region exists; peer values and artifacts are placeholders."""
+    peer = peer_parameters(env, role, phase, preflight_peer_outputs(env))
+    return stack_parameters(env, template=template, role=role, phase=phase, peer=peer, extra=PREFLIGHT_EXTRA)
 
 
 def stack_parameters(
@@ -187,11 +198,7 @@ def deploy(
     # Everything that can be checked without AWS is checked first. Peer values are unknown yet:
     # well-formed placeholders stand in for them now; the real ones are checked before each stack changes.
     for role, phase in DEPLOY_ORDER:
-        peer = peer_parameters(env, role, phase, preflight_peer_outputs(env))
-        params = stack_parameters(
-            env, template=tpl, role=role, phase=phase, peer=peer, extra=_PREFLIGHT_EXTRA
-        )
-        check_parameters(tpl, params, f"{role.value}/{phase.value}")
+        check_parameters(tpl, preflight_parameters(env, tpl, role, phase), f"{role.value}/{phase.value}")
     body = to_json(tpl)
     declared = set((tpl.get("Parameters") or {}).keys())
 
