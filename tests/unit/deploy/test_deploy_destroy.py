@@ -180,3 +180,17 @@ def test_redis_secondary_disassociated_before_the_dr_stack_goes(env, timeouts, o
     ) in calls
     names = [s.step for s in result.steps]
     assert names.index("Redis secondary disassociated") < names.index("delete dr stack")
+
+
+def test_destroy_handles_failed_stacks(env, timeouts, out_dir):
+    # A failed first deploy: the DR stack ROLLBACK_COMPLETE, no primary. Destroy still cleans up.
+    factory = FakeFactory()
+    factory.client("cloudformation", DR).put_stack(
+        "streamflix-dr-dr-dev", "ROLLBACK_COMPLETE", {"Phase": "base"}
+    )
+    result = destroy(env, factory, confirm=lambda p: True, timeouts=timeouts)
+    by_step = {(s.step, s.region): s.action for s in result.steps}
+    assert by_step[("primary update DrFileSystemId=''", PRIMARY)] == "skipped"
+    assert by_step[("delete dr stack", DR)] == "done"
+    assert by_step[("delete primary stack", PRIMARY)] == "already-gone"
+    assert all(s.status == "DELETE_COMPLETE" for s in factory.cfn[DR].stacks.values())
