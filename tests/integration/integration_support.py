@@ -18,7 +18,8 @@ from streamflix_dr.deploy.stacks import StackEvent, Timing
 LIVE = os.environ.get("STREAMFLIX_DR_LIVE") == "1"
 ENV_NAME = os.environ.get("STREAMFLIX_DR_ENV", "dev")
 EMULATOR_ONLY = pytest.mark.skipif(
-    LIVE, reason="needs the embedded emulator (fault injection or teardown); not run against real AWS"
+    LIVE,
+    reason="emulator only: it deploys, injects faults or tears down; against real AWS the suite only reads",
 )
 
 
