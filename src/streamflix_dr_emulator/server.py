@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,7 +60,12 @@ def running(port: int = 0) -> Iterator[str]:
         os.environ.setdefault(key, value)
     started = time.monotonic()
     try:
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server  # noqa: PLC0415
     except ImportError as e:  # pragma: no cover - depends on the install
         raise EmulatorError(
             f"moto is not installed ({e}).", fix="pip install 'streamflix-dr[emulator]'"
@@ -71,22 +77,33 @@ def running(port: int = 0) -> Iterator[str]:
     # werkzeug logs every request at INFO on its own handler; keep the CLI's output readable.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     chosen = port or _free_port()
-    server = ThreadedMotoServer(ip_address=HOST, port=chosen, verbose=False)
+    # The same pieces as moto's ThreadedMotoServer, but the socket is bound here, in the caller's
+    # thread: ThreadedMotoServer binds in its worker thread and waits forever when that fails.
+    app = DomainDispatcherApplication(create_backend_app)
     try:
-        server.start()
-    except OSError as e:
+        # werkzeug prints and calls sys.exit(1) when the port is taken; find out first.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((HOST, chosen))
+        httpd = make_server(HOST, chosen, app, threaded=True, request_handler=MotoRequestHandler)
+    except (OSError, SystemExit) as e:
         raise EmulatorError(
-            f"the emulator cannot listen on {HOST}:{chosen} ({e}).",
+            f"the emulator cannot listen on {HOST}:{chosen} ({e or 'address in use'}).",
             fix="pick another --port or stop the process using it",
         ) from e
+    thread = threading.Thread(target=httpd.serve_forever, name=f"emulator-{chosen}", daemon=True)
+    thread.start()
     endpoint = f"http://{HOST}:{chosen}"
+    # Handlers call the innermost running emulator; restore the outer one when this one stops.
+    previous_endpoint = lambda_runtime.get_endpoint()
     lambda_runtime.set_endpoint(endpoint)
     log.info("emulator listening on %s (started in %.2fs)", endpoint, time.monotonic() - started)
     try:
         yield endpoint
     finally:
-        server.stop()
-        lambda_runtime.set_endpoint(None)
+        httpd.shutdown()
+        thread.join()
+        httpd.server_close()
+        lambda_runtime.set_endpoint(previous_endpoint)
         log.info("emulator on %s stopped", endpoint)
 
 
@@ -171,6 +188,11 @@ def _patch_dispatch() -> None:
 
         from streamflix_dr_emulator.cfn._common import patch_attr  # noqa: PLC0415
 
+        class _Throttled(ServiceException):
+            # Defined here, not in a moto module: moto looks the error shape up in the service
+            # model named by the exception's module, and "core" is no service.
+            pass
+
         original = BaseResponse.call_action
 
         def call_action(self: Any) -> Any:
@@ -186,9 +208,13 @@ def _patch_dispatch() -> None:
                     except UnknownServiceError:  # pragma: no cover - moto knows its services
                         protocol = "json"
                     code = "Throttling" if protocol in ("query", "ec2") else "ThrottlingException"
-                    error = ServiceException(code, "Rate exceeded")
+                    error = _Throttled(code, "Rate exceeded")
                     log.info("throttling %s.%s as injected", service, action)
-                    _status, headers, body = self.serialized(ActionResult(error))
+                    # botocore does not model throttling codes per service; moto warns on each use.
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        _status, headers, body = self.serialized(ActionResult(error))
+                    headers["status"] = 400
                     return 400, headers, body
             return original(self)
 

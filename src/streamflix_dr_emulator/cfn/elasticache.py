@@ -172,6 +172,12 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
         tags = resource_tags(
             props.get("Tags"), account_id, region_name, kwargs.get("StackId", ""), kwargs.get("LogicalId", "")
         )
+        replicas = to_int(props.get("ReplicasPerNodeGroup"))
+        num_clusters = to_int(props.get("NumCacheClusters"))
+        if replicas is None and num_clusters:
+            # NumCacheClusters counts the primary plus its replicas; moto sizes a cluster-mode-disabled
+            # group from ReplicasPerNodeGroup only, so translate.
+            replicas = num_clusters - 1
         cluster_mode = props.get("ClusterMode")
         if cluster_mode is not None:
             cluster_mode = str(cluster_mode).lower()
@@ -185,7 +191,7 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
             num_cache_clusters=to_int(props.get("NumCacheClusters")),
             preferred_cache_cluster_azs=props.get("PreferredCacheClusterAZs"),
             num_node_groups=to_int(props.get("NumNodeGroups")),
-            replicas_per_node_group=to_int(props.get("ReplicasPerNodeGroup")),
+            replicas_per_node_group=replicas,
             node_group_configuration=props.get("NodeGroupConfiguration"),
             cache_node_type=props.get("CacheNodeType"),
             engine=props.get("Engine"),

@@ -159,7 +159,8 @@ class SecretsManagerSecret(CfnResource, CloudFormationModel):
         backend = _backend(account_id, region_name)
         secret = original_resource.secret
         # Description, KmsKeyId and SecretString update without interruption (UpdateSecret).
-        if "SecretString" in props:
+        current = secret.versions.get(secret.default_version_id, {}).get("secret_string")
+        if "SecretString" in props and props["SecretString"] != current:
             backend.update_secret(
                 original_resource.name,
                 secret_string=props["SecretString"],

@@ -49,12 +49,12 @@ def install() -> None:
         props = cloudformation_json.setdefault("Properties", {})
         if "KeyPolicy" in props:
             props["KeyPolicy"] = policy_string(props["KeyPolicy"])
-        key = original_create(resource_name, cloudformation_json, account_id, region_name, **kw)
-        # Key tags given as a CFN Tags list land in the KMS tagger (ListResourceTags).
-        tags = props.get("Tags") or []
-        if tags:
-            kms_backends[account_id][region_name].tag_resource(key.arn, {t["Key"]: t["Value"] for t in tags})
-        return key
+        # CFN Tags are Key/Value; KMS (and moto's tagger for it) use TagKey/TagValue (ListResourceTags).
+        props["Tags"] = [
+            {"TagKey": t.get("TagKey", t.get("Key")), "TagValue": t.get("TagValue", t.get("Value"))}
+            for t in props.get("Tags") or []
+        ]
+        return original_create(resource_name, cloudformation_json, account_id, region_name, **kw)
 
     def update_from_cloudformation_json(  # noqa: PLR0917 - moto's model signature
         cls: Any,

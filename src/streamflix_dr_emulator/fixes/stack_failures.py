@@ -80,7 +80,7 @@ def fail_create(stack: Any, error: BaseException) -> None:
     failed = _resource_event(stack, "CREATE_FAILED", error)
     reason = (
         f"The following resource(s) failed to create: [{failed}]. Rollback requested by user. "
-        f"{failed}: {describe_error(error)}"
+        f"{failed} ({getattr(error, 'streamflix_resource_type', '')}): {describe_error(error)}"
         if failed
         else describe_error(error)
     )
@@ -94,16 +94,27 @@ def fail_create(stack: Any, error: BaseException) -> None:
         stack.status = "ROLLBACK_FAILED"
         stack.status_reason = f"{reason} Rollback failed: {describe_error(e)}"
         stack._add_stack_event("ROLLBACK_FAILED", resource_status_reason=stack.status_reason)
+        _drop_outputs(stack)
         return
     stack.status = "ROLLBACK_COMPLETE"
     stack._add_stack_event("ROLLBACK_COMPLETE")
+    _drop_outputs(stack)
+
+
+def _drop_outputs(stack: Any) -> None:
+    # A rolled-back stack has no outputs; moto would otherwise evaluate them on DescribeStacks
+    # and re-create the resource that failed.
+    from moto.cloudformation.parsing import OutputMap  # noqa: PLC0415
+
+    stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
 
 
 def fail_update(stack: Any, error: BaseException) -> None:
     """Record a failed update: UPDATE_FAILED on the resource, UPDATE_ROLLBACK_COMPLETE on the stack."""
     failed = _resource_event(stack, "UPDATE_FAILED", error)
     reason = (
-        f"The following resource(s) failed to update: [{failed}]. {failed}: {describe_error(error)}"
+        f"The following resource(s) failed to update: [{failed}]. "
+        f"{failed} ({getattr(error, 'streamflix_resource_type', '')}): {describe_error(error)}"
         if failed
         else describe_error(error)
     )
@@ -112,6 +123,27 @@ def fail_update(stack: Any, error: BaseException) -> None:
     stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
     stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
     stack.status = "UPDATE_ROLLBACK_COMPLETE"
+
+
+class _DeleteFailedError(Exception):
+    def __init__(self, stack: Any) -> None:
+        self.stack = stack
+        super().__init__(stack.status_reason)
+
+
+def fail_delete(stack: Any, error: BaseException) -> None:
+    """Record a failed delete: DELETE_FAILED on the resource and the stack, which stays listed."""
+    failed = _resource_event(stack, "DELETE_FAILED", error)
+    reason = (
+        f"The following resource(s) failed to delete: [{failed}]. "
+        f"{failed} ({getattr(error, 'streamflix_resource_type', '')}): {describe_error(error)}"
+        if failed
+        else describe_error(error)
+    )
+    log.warning("stack %s in %s failed to delete: %s", stack.name, stack.region_name, reason)
+    stack.status = "DELETE_FAILED"
+    stack.status_reason = reason
+    stack._add_stack_event("DELETE_FAILED", resource_status_reason=reason)
 
 
 def install() -> None:
@@ -189,7 +221,44 @@ def install() -> None:
 
     patch_attr(stack_cls, "update", update)
 
+    original_outputs: Any = stack_cls.outputs
+
+    def outputs(self: Any) -> Any:
+        # After a failed update an output may name a resource that was never made; AWS shows the
+        # outputs of the last good state, the emulator shows none rather than failing DescribeStacks.
+        try:
+            return original_outputs.fget(self)
+        except Exception as e:
+            log.warning(
+                "stack %s: outputs unavailable after %s: %s", self.name, self.status, describe_error(e)
+            )
+            return None
+
+    patch_attr(stack_cls, "outputs", property(outputs))
+
+    def delete(self: Any) -> None:
+        self._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+        try:
+            self.resource_map.delete()
+        except Exception as e:
+            fail_delete(self, e)
+            raise _DeleteFailedError(self) from e
+        self._add_stack_event("DELETE_COMPLETE")
+        self.status = "DELETE_COMPLETE"
+
+    patch_attr(stack_cls, "delete", delete)
+
     backend_cls = models.CloudFormationBackend
+    original_delete_stack = backend_cls.delete_stack
+
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        try:
+            original_delete_stack(self, name_or_stack_id)
+        except _DeleteFailedError as e:
+            # DeleteStack is accepted; the stack stays, in DELETE_FAILED, and can be deleted again.
+            self.stacks[e.stack.stack_id] = e.stack
+            self.deleted_stacks.pop(e.stack.stack_id, None)
+
     original_execute = backend_cls.execute_change_set
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
@@ -205,4 +274,5 @@ def install() -> None:
                 fail_update(stack, e)
 
     patch_attr(backend_cls, "execute_change_set", execute_change_set)
+    patch_attr(backend_cls, "delete_stack", delete_stack)
     _installed = True

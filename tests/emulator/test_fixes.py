@@ -1,0 +1,343 @@
+"""moto faults fixed in-process: failure statuses, delete order, KMS policies, RDS Refs, route tables."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from streamflix_dr.template import to_json
+from streamflix_dr_emulator.fixes.delete_order import delete_order, references
+
+REGION = "us-east-1"
+Stacks = Any  # the ``stacks`` fixture from conftest
+
+
+def param(name: str, value: str = "v") -> dict[str, Any]:
+    return {"Type": "AWS::SSM::Parameter", "Properties": {"Name": name, "Type": "String", "Value": value}}
+
+
+# --- unknown types and failure statuses ----------------------------------------------------------
+
+
+def test_unknown_type_fails_the_create_and_rolls_back(stacks: Stacks) -> None:
+    ssm = stacks.factory.client("ssm", REGION)
+    name = f"/fixes/{uuid.uuid4().hex[:8]}"
+    template = {
+        "Resources": {
+            "First": param(name),
+            "Odd": {"Type": "AWS::Made::Up", "DependsOn": "First", "Properties": {"X": 1}},
+        },
+        "Outputs": {"P": {"Value": {"Ref": "First"}}},
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack, "ROLLBACK_COMPLETE")
+    assert "AWS::Made::Up" in stack["StackStatusReason"]
+    assert "[Odd]" in stack["StackStatusReason"]
+    assert "Outputs" not in stack
+    events = stacks.events(stack["StackName"])
+    assert [e["LogicalResourceId"] for e in events if e["ResourceStatus"] == "CREATE_FAILED"] == ["Odd"]
+    assert {e["ResourceStatus"] for e in events} >= {"ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"}
+    with pytest.raises(ClientError):  # what was created before the failure is rolled back
+        ssm.get_parameter(Name=name)
+
+
+def test_update_with_unknown_type_ends_in_update_rollback_complete(stacks: Stacks) -> None:
+    name = f"/fixes/{uuid.uuid4().hex[:8]}"
+    stack = stacks.create({"Resources": {"First": param(name)}})
+    stacks.assert_status(stack)
+    bad = {"Resources": {"First": param(name), "Odd": {"Type": "AWS::Made::Up", "Properties": {}}}}
+    stack = stacks.update(stack["StackName"], bad)
+    stacks.assert_status(stack, "UPDATE_ROLLBACK_COMPLETE")
+    assert "AWS::Made::Up" in stack["StackStatusReason"]
+
+
+def test_change_set_execution_failure_is_a_status_not_an_error(stacks: Stacks) -> None:
+    cfn = stacks.cfn()
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    template = {"Resources": {"Odd": {"Type": "AWS::Made::Up", "Properties": {}}}}
+    cs = cfn.create_change_set(
+        StackName=name, ChangeSetName="first", TemplateBody=to_json(template), ChangeSetType="CREATE"
+    )
+    stacks.created.append((REGION, name))
+    cfn.execute_change_set(ChangeSetName=cs["Id"])
+    stack = stacks.describe(name)
+    stacks.assert_status(stack, "ROLLBACK_COMPLETE")
+    assert "AWS::Made::Up" in stack["StackStatusReason"]
+    assert cfn.describe_change_set(ChangeSetName=cs["Id"])["ExecutionStatus"] == "EXECUTE_FAILED"
+
+
+def test_change_set_update_drives_the_project_models(stacks: Stacks) -> None:
+    cfn = stacks.cfn()
+    secret = f"fixes/{uuid.uuid4().hex[:8]}"
+
+    def tpl(desc: str) -> str:
+        return to_json(
+            {
+                "Resources": {
+                    "S": {
+                        "Type": "AWS::SecretsManager::Secret",
+                        "Properties": {"Name": secret, "SecretString": "x", "Description": desc},
+                    }
+                }
+            }
+        )
+
+    stack = stacks.create(json.loads(tpl("one")))
+    stacks.assert_status(stack)
+    cs = cfn.create_change_set(
+        StackName=stack["StackName"], ChangeSetName="two", TemplateBody=tpl("two"), ChangeSetType="UPDATE"
+    )
+    cfn.execute_change_set(ChangeSetName=cs["Id"])
+    stacks.assert_status(stacks.describe(stack["StackName"]), "UPDATE_COMPLETE")
+    assert (
+        stacks.factory.client("secretsmanager", REGION).describe_secret(SecretId=secret)["Description"]
+        == "two"
+    )
+
+
+def test_failed_delete_leaves_the_stack_in_delete_failed(stacks: Stacks) -> None:
+    code = textwrap.dedent(
+        """
+        import cfnresponse
+
+        def handler(event, context):
+            status = cfnresponse.FAILED if event["RequestType"] == "Delete" else cfnresponse.SUCCESS
+            cfnresponse.send(event, context, status, {}, "sticky", reason="refusing to delete")
+        """
+    )
+    template = {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ]
+                    }
+                },
+            },
+            "Fn": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Runtime": "python3.12",
+                    "Handler": "index.handler",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": {"ZipFile": code},
+                },
+            },
+            "Sticky": {
+                "Type": "Custom::Sticky",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]}},
+            },
+        }
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack)
+    stacks.delete(stack["StackName"])
+    after = stacks.describe(stack["StackName"])
+    stacks.assert_status(after, "DELETE_FAILED")
+    assert "[Sticky]" in after["StackStatusReason"]
+    assert "refusing to delete" in after["StackStatusReason"]
+    # Nothing the custom resource depends on was deleted before it.
+    assert stacks.factory.client("lambda", REGION).get_function(
+        FunctionName=stacks.physical_id(stack["StackName"], "Fn")
+    )
+
+
+def test_delete_order_waves() -> None:
+    resources = {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}}},
+        "Role": {"Type": "AWS::IAM::Role"},
+        "Empty": {
+            "Type": "Custom::EmptyBucket",
+            "Properties": {"ServiceToken": {"Fn::GetAtt": "Fn.Arn"}, "BucketName": {"Fn::Sub": "${Bucket}"}},
+        },
+        "Late": {"Type": "AWS::SSM::Parameter", "DependsOn": ["Empty"]},
+    }
+    assert references(resources["Empty"]) == {"Fn", "Bucket"}
+    assert delete_order(resources, set(resources)) == [["Late"], ["Empty"], ["Bucket", "Fn"], ["Role"]]
+
+
+# --- KMS ---------------------------------------------------------------------------------------------
+
+
+def test_kms_key_policy_object_is_stored_as_json(stacks: Stacks) -> None:
+    kms = stacks.factory.client("kms", REGION)
+
+    def tpl(sid: str) -> dict[str, Any]:
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        }
+        return {
+            "Resources": {
+                "Key": {
+                    "Type": "AWS::KMS::Key",
+                    "Properties": {
+                        "Description": "data key",
+                        "KeyPolicy": policy,
+                        "Tags": [{"Key": "app", "Value": "sf"}],
+                    },
+                }
+            },
+            "Outputs": {"KeyId": {"Value": {"Ref": "Key"}}, "Arn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}}},
+        }
+
+    stack = stacks.create(tpl("Root"))
+    stacks.assert_status(stack)
+    key_id = stacks.outputs(stack["StackName"])["KeyId"]
+    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert meta["Description"] == "data key"
+    assert (
+        json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])["Statement"][0]["Sid"]
+        == "Root"
+    )
+    tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]}
+    assert tags["app"] == "sf"
+
+    stacks.assert_status(stacks.update(stack["StackName"], tpl("Admins")), "UPDATE_COMPLETE")
+    assert stacks.outputs(stack["StackName"])["KeyId"] == key_id
+    assert (
+        json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])["Statement"][0]["Sid"]
+        == "Admins"
+    )
+
+
+# --- RDS ---------------------------------------------------------------------------------------------
+
+
+def rds_template(instance_class: str = "db.t3.micro") -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.50.0.0/16"}},
+            "SubA": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "CidrBlock": "10.50.1.0/24",
+                    "AvailabilityZone": "us-east-1a",
+                },
+            },
+            "SubB": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "CidrBlock": "10.50.2.0/24",
+                    "AvailabilityZone": "us-east-1b",
+                },
+            },
+            "DbSubnets": {
+                "Type": "AWS::RDS::DBSubnetGroup",
+                "Properties": {
+                    "DBSubnetGroupDescription": "db",
+                    "SubnetIds": [{"Ref": "SubA"}, {"Ref": "SubB"}],
+                },
+            },
+            "DbParams": {
+                "Type": "AWS::RDS::DBParameterGroup",
+                "Properties": {
+                    "Description": "pg",
+                    "Family": "postgres16",
+                    "Parameters": {"rds.force_ssl": "1"},
+                },
+            },
+            "Db": {
+                "Type": "AWS::RDS::DBInstance",
+                "Properties": {
+                    "Engine": "postgres",
+                    "DBInstanceClass": instance_class,
+                    "AllocatedStorage": "20",
+                    "MasterUsername": "streamflix",
+                    "MasterUserPassword": "not-a-real-one-1",
+                    "DBSubnetGroupName": {"Ref": "DbSubnets"},
+                    "DBParameterGroupName": {"Ref": "DbParams"},
+                    "BackupRetentionPeriod": 7,
+                },
+            },
+        },
+        "Outputs": {
+            "Db": {"Value": {"Ref": "Db"}},
+            "Arn": {"Value": {"Fn::GetAtt": ["Db", "DBInstanceArn"]}},
+            "Address": {"Value": {"Fn::GetAtt": ["Db", "Endpoint.Address"]}},
+            "Params": {"Value": {"Ref": "DbParams"}},
+            "Subnets": {"Value": {"Ref": "DbSubnets"}},
+        },
+    }
+
+
+def test_rds_groups_by_ref_and_instance_attributes(stacks: Stacks) -> None:
+    rds = stacks.factory.client("rds", REGION)
+    stack = stacks.create(rds_template())
+    stacks.assert_status(stack)
+    out = stacks.outputs(stack["StackName"])
+    assert stacks.physical_id(stack["StackName"], "DbParams") == out["Params"] != ""
+    assert stacks.physical_id(stack["StackName"], "DbSubnets") == out["Subnets"] != ""
+
+    db = rds.describe_db_instances(DBInstanceIdentifier=out["Db"])["DBInstances"][0]
+    assert db["DBInstanceArn"] == out["Arn"]
+    assert db["Endpoint"]["Address"] == out["Address"]
+    assert db["DBParameterGroups"][0]["DBParameterGroupName"] == out["Params"]
+    assert db["DBSubnetGroup"]["DBSubnetGroupName"] == out["Subnets"]
+    assert (
+        rds.describe_db_parameter_groups(DBParameterGroupName=out["Params"])["DBParameterGroups"][0][
+            "DBParameterGroupFamily"
+        ]
+        == "postgres16"
+    )
+
+    stacks.assert_status(stacks.update(stack["StackName"], rds_template("db.r6g.large")), "UPDATE_COMPLETE")
+    db = rds.describe_db_instances(DBInstanceIdentifier=out["Db"])["DBInstances"][0]
+    assert db["DBInstanceClass"] == "db.r6g.large"
+    assert stacks.outputs(stack["StackName"])["Db"] == out["Db"]  # updated in place, not dropped
+
+
+# --- EC2 route table associations ----------------------------------------------------------------------
+
+
+def test_subnet_route_table_association_is_visible(stacks: Stacks) -> None:
+    ec2 = stacks.factory.client("ec2", REGION)
+    template = {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.60.0.0/16"}},
+            "Sub": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.60.1.0/24"},
+            },
+            "Rt": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},
+            "Assoc": {
+                "Type": "AWS::EC2::SubnetRouteTableAssociation",
+                "Properties": {"SubnetId": {"Ref": "Sub"}, "RouteTableId": {"Ref": "Rt"}},
+            },
+        },
+        "Outputs": {
+            "Rt": {"Value": {"Ref": "Rt"}},
+            "Sub": {"Value": {"Ref": "Sub"}},
+            "Assoc": {"Value": {"Ref": "Assoc"}},
+        },
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack)
+    out = stacks.outputs(stack["StackName"])
+    table = ec2.describe_route_tables(RouteTableIds=[out["Rt"]])["RouteTables"][0]
+    assocs = [(a["SubnetId"], a["RouteTableAssociationId"]) for a in table["Associations"] if "SubnetId" in a]
+    assert assocs == [(out["Sub"], out["Assoc"])]
+    assert out["Assoc"].startswith("rtbassoc-")
