@@ -11,6 +11,7 @@ import click
 from streamflix_dr.cli.common import AppContext, target_options
 from streamflix_dr.cli.readiness import render_text
 from streamflix_dr.config import load_environment
+from streamflix_dr.constants import StepId
 from streamflix_dr.errors import FailoverError, ReadinessError
 from streamflix_dr.readiness.core import ReadinessReport, run_readiness
 from streamflix_dr.report.model import build_report, summary
@@ -18,6 +19,7 @@ from streamflix_dr.report.render import write_report
 from streamflix_dr.runbook.latency import Latency, load_model
 from streamflix_dr.runbook.runner import EventKind, Plan, RunEvent
 from streamflix_dr.runbook.session import build_runner, readiness_target, resolve
+from streamflix_dr.runbook.steps import default_stages
 
 
 def render_plan(plan: Plan) -> str:
@@ -57,6 +59,11 @@ def gate(report: ReadinessReport, force: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show readiness and the plan, then stop.")
 @click.option("--force", is_flag=True, help="Fail over even when readiness checks fail.")
 @click.option(
+    "--skip-fence",
+    is_flag=True,
+    help="Do not fence the old primary (it answers but fencing fails); you must fence it by hand.",
+)
+@click.option(
     "--operation-id", default=None, help="Resume this operation (default: the unfinished one, or new)."
 )
 @click.option("--break-lock", is_flag=True, help="Take the lock from a run that is known to be dead.")
@@ -76,6 +83,7 @@ def command(
     yes: bool,
     dry_run: bool,
     force: bool,
+    skip_fence: bool,
     operation_id: str | None,
     break_lock: bool,
     as_json: bool,
@@ -96,10 +104,12 @@ def command(
     report = run_readiness(app.factory, readiness_target(env, resolved.dr_outputs), now=time.time())
     click.echo(render_text(report), err=True)
     # Plan figures come from the latency model; on AWS it is never slept (enabled=False).
+    skip = {StepId.FENCE_PRIMARY: "--skip-fence: fence the old primary by hand (docs/failover.md, Fencing)"}
     runner = build_runner(
         app.factory,
         resolved.topology,
         journal_dir=journal_dir,
+        stages=default_stages(skip if skip_fence else None),
         latency=Latency.off(load_model()),
         on_event=lambda ev: click.echo(render_event(ev), err=True),
     )

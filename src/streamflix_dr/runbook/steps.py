@@ -305,7 +305,13 @@ class PromoteDb(Step):
                 fix="read the error; the journal is kept, rerun `streamflix-dr failover` to resume",
             ) from e
         ctx.latency.wait("rds.promote_read_replica")
-        self._wait_available(ctx)
+        # The instance may still read "available" right after the call; done means standalone AND available.
+        poll(
+            ctx,
+            f"{t.target_db_instance_id} becoming a standalone, available instance",
+            t.target_region,
+            lambda: self.check_done(ctx),
+        )
         outcome.message = f"promoted (replica lag at promotion: {lag if lag is not None else 'unknown'} s)"
         return outcome
 
@@ -775,13 +781,40 @@ class VerifyServing(Step):
         ScaleEcs().verify(ctx)
 
 
-def default_stages() -> list[tuple[str, list[Step], bool]]:
-    """The failover DAG: (stage name, steps, parallel)."""
-    return [
+class SkippedByOperator(Step):
+    """A step the operator chose not to run (``--skip-fence``); journaled as skipped, with the reason."""
+
+    def __init__(self, inner: Step, reason: str) -> None:
+        self.inner = inner
+        self.id = inner.id
+        self.region_role = inner.region_role
+        self.reason = reason
+
+    def describe(self, topology: Topology) -> str:
+        return f"SKIPPED by the operator ({self.reason}); would: {self.inner.describe(topology)}"
+
+    def check_done(self, ctx: StepContext) -> bool:
+        return False
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        return StepOutcome(message="skipped by the operator", warnings=[self.reason], skipped=True)
+
+    def verify(self, ctx: StepContext) -> None:
+        return None
+
+
+def default_stages(skip: dict[StepId, str] | None = None) -> list[tuple[str, list[Step], bool]]:
+    """The failover DAG: (stage name, steps, parallel). ``skip`` maps step ids to the operator's reason."""
+    stages: list[tuple[str, list[Step], bool]] = [
         ("fence", [FencePrimary()], False),
         ("data", [PromoteDb(), FailoverEfs(), FailoverRedis(), StopSecretReplication(), ScaleEcs()], True),
         ("dns", [SwitchDns()], False),
         ("verify", [VerifyServing()], False),
+    ]
+    skip = skip or {}
+    return [
+        (name, [SkippedByOperator(s, skip[s.id]) if s.id in skip else s for s in steps], par)
+        for name, steps, par in stages
     ]
 
 

@@ -488,3 +488,82 @@ def test_full_runbook_on_moto_resumes_nothing_twice(
     ][0]
     assert not db.get("ReadReplicaSourceDBInstanceIdentifier")
     assert any("starts empty" in w for w in result.warnings)
+
+
+class FakeRds:
+    """A replica that still reports its source for a few describes after PromoteReadReplica."""
+
+    def __init__(self, lag_describes: int) -> None:
+        self.promoted = False
+        self.lag_describes = lag_describes
+        self.calls: list[str] = []
+
+    def describe_db_instances(self, DBInstanceIdentifier: str) -> dict[str, Any]:
+        self.calls.append("describe")
+        standalone = self.promoted and self.lag_describes <= 0
+        if self.promoted:
+            self.lag_describes -= 1
+        db: dict[str, Any] = {"DBInstanceIdentifier": DBInstanceIdentifier, "DBInstanceStatus": "available"}
+        if not standalone:
+            db["ReadReplicaSourceDBInstanceIdentifier"] = "arn:aws:rds:eu-west-2:1:db:primary"
+        return {"DBInstances": [db]}
+
+    def promote_read_replica(self, **_: Any) -> None:
+        self.calls.append("promote")
+        self.promoted = True
+
+
+def test_promote_waits_until_the_replica_link_is_gone(aws: ClientFactory, topology: Topology) -> None:
+    rds = FakeRds(lag_describes=3)
+    clock = FakeClock()
+    ctx = ctx_for(
+        _FakeFactory(aws, rds=rds),
+        replace(topology, target_db_instance_id="db-replica"),
+        clock,
+        timeouts=Timeouts(waiter_delay=10, waiter_max_attempts=10),
+    )
+    step = PromoteDb()
+    step.run(ctx)
+    step.verify(ctx)
+    assert rds.calls.count("promote") == 1
+    assert clock.now() - 1_800_000_000.0 >= 30  # polled (fake) 10 s apart until standalone
+
+
+def test_promote_that_never_finishes_times_out_with_a_rerun_hint(
+    aws: ClientFactory, topology: Topology
+) -> None:
+    rds = FakeRds(lag_describes=1000)
+    ctx = ctx_for(
+        _FakeFactory(aws, rds=rds),
+        replace(topology, target_db_instance_id="db-replica"),
+        FakeClock(),
+        timeouts=Timeouts(waiter_delay=10, waiter_max_attempts=3),
+    )
+    with pytest.raises(FailoverError, match="did not happen within 30 s") as info:
+        PromoteDb().run(ctx)
+    assert "rerun" in (info.value.fix or "")
+
+
+def test_operator_can_skip_the_fence(
+    aws: ClientFactory, world: Topology, clear_replica_link: None, tmp_path: Any
+) -> None:
+    from streamflix_dr.constants import StepId  # noqa: PLC0415
+    from streamflix_dr.runbook.steps import default_stages  # noqa: PLC0415
+
+    from .conftest import make_runner  # noqa: PLC0415
+
+    stages = default_stages({StepId.FENCE_PRIMARY: "--skip-fence: fence by hand"})
+    runner = make_runner(aws, world, FakeClock(), tmp_path, stages=stages)
+    assert runner.plan().steps[0].description.startswith("SKIPPED by the operator (--skip-fence")
+    result = runner.run()
+    assert result.succeeded, result.error
+    fence = result.step("fence-primary")
+    assert (
+        fence is not None
+        and fence.status.value == "skipped"
+        and fence.warnings == ["--skip-fence: fence by hand"]
+    )
+    svc = aws.client("ecs", PRIMARY).describe_services(cluster="streamflix-test", services=["app"])[
+        "services"
+    ][0]
+    assert svc["desiredCount"] == 2  # untouched
