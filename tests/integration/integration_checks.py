@@ -278,6 +278,9 @@ def global_replication_group(res: Res) -> None:
     )["GlobalReplicationGroups"][0]
     roles = {m["ReplicationGroupRegion"]: m["Role"].upper() for m in g.get("Members", [])}
     assert roles.get(res.env.primary_region) == "PRIMARY", roles
+    assert res.physical_id == res.outputs[Output.GLOBAL_DATASTORE_ID]
+    # Checked after the DR full phase: the DR stack's replication group has joined as the secondary.
+    assert roles.get(res.env.dr_region) == "SECONDARY", roles
 
 
 def ecr_repository(res: Res) -> None:
