@@ -202,7 +202,8 @@ class FencePrimary(Step):
             if not is_unreachable(e):
                 raise FailoverError(
                     f"{t.source_region}: fencing the old primary failed ({e}).",
-                    fix="fix the cause or rerun with the primary unreachable; see docs/failover.md",
+                    fix="fix the cause and rerun, or rerun with --skip-fence and fence by hand (see "
+                    "docs/failover.md)",
                 ) from e
             outcome.warnings.append(
                 f"{t.source_region} does not answer ({e.__class__.__name__}): fencing skipped. "

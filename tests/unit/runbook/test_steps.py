@@ -567,3 +567,13 @@ def test_operator_can_skip_the_fence(
         "services"
     ][0]
     assert svc["desiredCount"] == 2  # untouched
+
+
+def test_fence_refused_by_an_answering_primary_stops_the_failover(
+    aws: ClientFactory, world: Topology
+) -> None:
+    # The region answers but refuses: failing over now could leave two writers, so the step fails.
+    missing = replace(world, source_ecs_service="no-such-service")
+    with pytest.raises(FailoverError, match="fencing the old primary failed") as info:
+        FencePrimary().run(ctx_for(aws, missing))
+    assert "--skip-fence" in (info.value.fix or "")
