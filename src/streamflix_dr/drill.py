@@ -13,7 +13,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,6 @@ class DrillOptions:
     # shows each store's RPO. Real time, not the emulator's clock offset, so that timestamps the
     # emulator returns and this machine's clock agree when RPO is measured.
     settle_seconds: float = 1.5
-    extra_progress: list[str] = field(default_factory=list)
 
 
 Deployer = Callable[[Any, Any, DrillOptions], None]
