@@ -173,3 +173,58 @@ class _Raw:
 
     def read(self, *_: Any) -> bytes:
         return self.body
+
+
+def test_lease_is_renewed_while_a_long_step_runs(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    import time as _time  # noqa: PLC0415
+
+    from streamflix_dr.runbook.steps import StepContext, StepOutcome  # noqa: PLC0415
+
+    from .conftest import FakeStep  # noqa: PLC0415
+
+    seen: list[float] = []
+
+    class LongStep(FakeStep):
+        def run(self, ctx: StepContext) -> StepOutcome:
+            # 500 fake seconds, longer than the 300 s lease; the runner's heartbeat must keep it alive
+            for _ in range(10):
+                clock.advance(50)
+                _time.sleep(0.03)
+            held = runner.lock.read()
+            assert held is not None
+            seen.append(held.lease_until - clock.now())
+            return StepOutcome(message="long")
+
+    stages = [("data", [LongStep(StepId.PROMOTE_DB, 500)], True)]
+    runner = make_runner(
+        aws,
+        topology,
+        clock,
+        tmp_path,
+        stages=stages,
+        lease_seconds=300,
+        heartbeat_seconds=30,
+        poll_seconds=0.01,
+    )
+    result = runner.run()
+    assert result.succeeded
+    assert seen and seen[0] > 0, seen
+
+
+def test_latency_model_rejects_unknown_actions_and_bad_files(tmp_path: Path) -> None:
+    from streamflix_dr.errors import ConfigError  # noqa: PLC0415
+    from streamflix_dr.runbook.latency import Latency, load_model, parse_model  # noqa: PLC0415
+
+    latency = Latency(actions=load_model(), enabled=True, sleep=lambda _s: None)
+    with pytest.raises(ConfigError, match="not in the latency model"):
+        latency.wait("rds.teleport")
+    assert Latency.off(load_model()).wait("rds.promote_read_replica") == 0.0
+    with pytest.raises(ConfigError, match=r"actions\.x\.seconds"):
+        parse_model({"actions": {"x": {"seconds": -1, "source": "s"}}}, "f.yaml")
+    with pytest.raises(ConfigError, match=r"actions\.x\.source"):
+        parse_model({"actions": {"x": {"seconds": 1}}}, "f.yaml")
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"actions": {"a": {"seconds": 2, "source": "estimate: test"}}}))
+    assert load_model(path)["a"].seconds == 2.0
