@@ -27,7 +27,13 @@ from streamflix_dr.report.model import summary
     show_default=True,
     help="AWS seconds per drill second for the latency model (60: a minute becomes a second).",
 )
-@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--reports-dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where drills/<operation id>/ and history.jsonl are written.",
+)
 @click.option("--keep", is_flag=True, help="Do not tear the stacks down at the end.")
 @target_options
 def command(

@@ -68,7 +68,13 @@ def gate(report: ReadinessReport, force: bool) -> None:
 )
 @click.option("--break-lock", is_flag=True, help="Take the lock from a run that is known to be dead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report summary as JSON on stdout.")
-@click.option("--reports-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--reports-dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where <operation id>/report.json, report.md and timeline.svg are written.",
+)
 @click.option(
     "--journal-dir",
     type=click.Path(path_type=Path),
