@@ -44,6 +44,7 @@ def broken_template(tmp_path: Path) -> Path:
 ENV_TEMPLATE = """name: test
 suffix: {suffix}
 cost_center: media-platform
+allow_plaintext_http: true
 regions:
   primary:
     region: eu-west-2
