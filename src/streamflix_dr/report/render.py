@@ -48,6 +48,14 @@ def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
         "|---|---|",
         f"| RTO (start to DR serving){' - modelled' if scale != 1.0 else ''} | {_s(rto)}{verdict} |",
         f"| Wall-clock of this run | {_s(doc.get('rto_seconds'))} |",
+        *(
+            [
+                f"| Wall-clock scaled back whole (counts our own work x{1 / scale:.0f}) | "
+                f"{_s(doc.get('rto_scaled_back_seconds'))} |"
+            ]
+            if scale != 1.0
+            else []
+        ),
         f"| Serial sum of the steps | {_s(doc.get('rto_serial_seconds'))} |",
         f"| Critical path of AWS work | {_s(doc.get('critical_path_seconds'))} |",
         f"| Orchestration overhead | {doc.get('overhead_fraction', 0) * 100:.1f} % |",
