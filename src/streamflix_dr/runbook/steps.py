@@ -504,7 +504,9 @@ class FailoverRedis(Step):
             t.target_region,
             "AWS/ElastiCache",
             "GlobalDatastoreReplicationLag",
-            {"ReplicationGroupId": t.target_redis_group_id},
+            # Host-level ElastiCache metrics are per node (CacheClusterId); <group>-001 is the DR group's
+            # first node. Unverified against AWS: without a datapoint the report says "unknown".
+            {"CacheClusterId": f"{t.target_redis_group_id}-001"},
             stat="Maximum",
         )
         ec = ctx.target("elasticache")
