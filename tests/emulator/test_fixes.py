@@ -341,3 +341,265 @@ def test_subnet_route_table_association_is_visible(stacks: Stacks) -> None:
     assocs = [(a["SubnetId"], a["RouteTableAssociationId"]) for a in table["Associations"] if "SubnetId" in a]
     assert assocs == [(out["Sub"], out["Assoc"])]
     assert out["Assoc"].startswith("rtbassoc-")
+
+
+# --- conditions on update, change set outputs, lazy resources ------------------------------------
+
+
+def phased_template() -> dict[str, Any]:
+    return {
+        "Parameters": {
+            "Phase": {"Type": "String", "AllowedValues": ["base", "full"]},
+            "Prefix": {"Type": "String"},
+        },
+        "Conditions": {"IsFull": {"Fn::Equals": [{"Ref": "Phase"}, "full"]}},
+        "Resources": {
+            "Always": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": {"Fn::Sub": "${Prefix}/always"},
+                    "Type": "String",
+                    "Value": {"Fn::If": ["IsFull", "full-value", "base-value"]},
+                },
+            },
+            "OnlyFull": {
+                "Type": "AWS::SSM::Parameter",
+                "Condition": "IsFull",
+                "Properties": {"Name": {"Fn::Sub": "${Prefix}/full"}, "Type": "String", "Value": "x"},
+            },
+        },
+        "Outputs": {"Always": {"Value": {"Ref": "Always"}}},
+    }
+
+
+def test_update_follows_conditions_both_ways(stacks: Stacks) -> None:
+    ssm = stacks.factory.client("ssm", REGION)
+    prefix = f"/phase/{uuid.uuid4().hex[:8]}"
+    stack = stacks.create(phased_template(), parameters={"Phase": "base", "Prefix": prefix})
+    stacks.assert_status(stack)
+    assert ssm.get_parameter(Name=f"{prefix}/always")["Parameter"]["Value"] == "base-value"
+    with pytest.raises(ClientError):
+        ssm.get_parameter(Name=f"{prefix}/full")
+
+    # Same template, new parameter: the conditional resource appears, the Fn::If value changes.
+    stack = stacks.update(
+        stack["StackName"], phased_template(), parameters={"Phase": "full", "Prefix": prefix}
+    )
+    stacks.assert_status(stack, "UPDATE_COMPLETE")
+    assert ssm.get_parameter(Name=f"{prefix}/full")["Parameter"]["Value"] == "x"
+    assert ssm.get_parameter(Name=f"{prefix}/always")["Parameter"]["Value"] == "full-value"
+
+    stack = stacks.update(
+        stack["StackName"], phased_template(), parameters={"Phase": "base", "Prefix": prefix}
+    )
+    stacks.assert_status(stack, "UPDATE_COMPLETE")
+    with pytest.raises(ClientError):
+        ssm.get_parameter(Name=f"{prefix}/full")
+
+
+def test_change_set_lists_condition_changes_and_execution_sets_outputs(stacks: Stacks) -> None:
+    cfn = stacks.cfn()
+    prefix = f"/cs/{uuid.uuid4().hex[:8]}"
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    body = to_json(phased_template())
+
+    def params(phase: str) -> list[dict[str, str]]:
+        return [
+            {"ParameterKey": "Phase", "ParameterValue": phase},
+            {"ParameterKey": "Prefix", "ParameterValue": prefix},
+        ]
+
+    first = cfn.create_change_set(
+        StackName=name,
+        ChangeSetName="create",
+        TemplateBody=body,
+        Parameters=params("base"),
+        ChangeSetType="CREATE",
+    )
+    stacks.created.append((REGION, name))
+    changes = cfn.describe_change_set(ChangeSetName=first["Id"])["Changes"]
+    assert sorted(c["ResourceChange"]["LogicalResourceId"] for c in changes) == ["Always"]
+    cfn.execute_change_set(ChangeSetName=first["Id"])
+    stack = stacks.describe(name)
+    stacks.assert_status(stack)
+    assert stacks.outputs(name) == {"Always": f"{prefix}/always"}  # outputs exist after a CREATE change set
+
+    second = cfn.create_change_set(
+        StackName=name,
+        ChangeSetName="full",
+        TemplateBody=body,
+        Parameters=params("full"),
+        ChangeSetType="UPDATE",
+    )
+    changes = {
+        c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]["Action"]
+        for c in cfn.describe_change_set(ChangeSetName=second["Id"])["Changes"]
+    }
+    assert changes == {"OnlyFull": "Add", "Always": "Modify"}
+    cfn.execute_change_set(ChangeSetName=second["Id"])
+    stacks.assert_status(stacks.describe(name), "UPDATE_COMPLETE")
+    assert (
+        stacks.factory.client("ssm", REGION).get_parameter(Name=f"{prefix}/full")["Parameter"]["Value"] == "x"
+    )
+
+
+def test_listing_a_deleted_stack_does_not_recreate_its_resources(stacks: Stacks) -> None:
+    ssm = stacks.factory.client("ssm", REGION)
+    prefix = f"/gone/{uuid.uuid4().hex[:8]}"
+    stack = stacks.create(phased_template(), parameters={"Phase": "full", "Prefix": prefix})
+    stacks.assert_status(stack)
+    stacks.delete(stack["StackName"])
+    stacks.cfn().describe_stack_resources(StackName=stack["StackId"])
+    stacks.describe(stack["StackId"])
+    for suffix in ("always", "full"):
+        with pytest.raises(ClientError):
+            ssm.get_parameter(Name=f"{prefix}/{suffix}")
+
+
+# --- S3 TLS-only policies, EFS properties, EC2 deletes ------------------------------------------------------
+
+
+def test_tls_only_bucket_policy_does_not_block_sdk_calls(stacks: Stacks) -> None:
+    s3 = stacks.factory.client("s3", REGION)
+    bucket = f"tls-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"x")
+    assert s3.get_object(Bucket=bucket, Key="a.txt")["Body"].read() == b"x"
+    # An unconditional Deny still denies.
+    policy["Statement"][0].pop("Condition")
+    policy["Statement"][0]["Action"] = "s3:PutObject"
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="b.txt", Body=b"x")
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_efs_access_point_ref_and_replication_properties(stacks: Stacks) -> None:
+    peer = "eu-west-2"
+    dest = stacks.create(
+        {
+            "Resources": {
+                "Fs": {
+                    "Type": "AWS::EFS::FileSystem",
+                    "Properties": {
+                        "Encrypted": True,
+                        "FileSystemProtection": {"ReplicationOverwriteProtection": "DISABLED"},
+                    },
+                }
+            },
+            "Outputs": {"Fs": {"Value": {"Ref": "Fs"}}},
+        },
+        region=peer,
+    )
+    stacks.assert_status(dest)
+    dest_fs = stacks.outputs(dest["StackName"], region=peer)["Fs"]
+
+    def source(replicate: bool) -> dict[str, Any]:
+        fs_props: dict[str, Any] = {"Encrypted": True}
+        if replicate:
+            fs_props["ReplicationConfiguration"] = {
+                "Destinations": [{"Region": peer, "FileSystemId": dest_fs}]
+            }
+        return {
+            "Resources": {
+                "Fs": {"Type": "AWS::EFS::FileSystem", "Properties": fs_props},
+                "Ap": {"Type": "AWS::EFS::AccessPoint", "Properties": {"FileSystemId": {"Ref": "Fs"}}},
+            },
+            "Outputs": {
+                "Fs": {"Value": {"Ref": "Fs"}},
+                "Ap": {"Value": {"Ref": "Ap"}},
+                "ApArn": {"Value": {"Fn::GetAtt": ["Ap", "Arn"]}},
+            },
+        }
+
+    src = stacks.create(source(replicate=False))
+    stacks.assert_status(src)
+    out = stacks.outputs(src["StackName"])
+    assert out["Ap"].startswith("fsap-")
+    assert out["ApArn"].endswith(f":access-point/{out['Ap']}")
+
+    efs = stacks.factory.client("efs", REGION)
+    stacks.assert_status(stacks.update(src["StackName"], source(replicate=True)), "UPDATE_COMPLETE")
+    reps = efs.describe_replication_configurations(FileSystemId=out["Fs"])["Replications"]
+    assert [d["FileSystemId"] for d in reps[0]["Destinations"]] == [dest_fs]
+
+    stacks.delete(src["StackName"])  # the replication goes first, then the file system
+    assert stacks.describe(src["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    with pytest.raises(ClientError) as err:
+        efs.describe_file_systems(FileSystemId=out["Fs"])
+    assert err.value.response["Error"]["Code"] == "FileSystemNotFound"
+
+
+def test_network_stack_deletes_completely(stacks: Stacks) -> None:
+    ec2 = stacks.factory.client("ec2", REGION)
+    template = {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.70.0.0/16"}},
+            "Igw": {"Type": "AWS::EC2::InternetGateway", "Properties": {}},
+            "Attach": {
+                "Type": "AWS::EC2::VPCGatewayAttachment",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "Igw"}},
+            },
+            "Sub": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.70.1.0/24"},
+            },
+            "Rt": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},
+            "Default": {
+                "Type": "AWS::EC2::Route",
+                "DependsOn": "Attach",
+                "Properties": {
+                    "RouteTableId": {"Ref": "Rt"},
+                    "DestinationCidrBlock": "0.0.0.0/0",
+                    "GatewayId": {"Ref": "Igw"},
+                },
+            },
+            "Assoc": {
+                "Type": "AWS::EC2::SubnetRouteTableAssociation",
+                "Properties": {"SubnetId": {"Ref": "Sub"}, "RouteTableId": {"Ref": "Rt"}},
+            },
+            "Eip": {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}},
+            "Nat": {
+                "Type": "AWS::EC2::NatGateway",
+                "Properties": {
+                    "SubnetId": {"Ref": "Sub"},
+                    "AllocationId": {"Fn::GetAtt": ["Eip", "AllocationId"]},
+                },
+            },
+            "S3Endpoint": {
+                "Type": "AWS::EC2::VPCEndpoint",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "ServiceName": "com.amazonaws.us-east-1.s3",
+                    "RouteTableIds": [{"Ref": "Rt"}],
+                },
+            },
+        },
+        "Outputs": {"Vpc": {"Value": {"Ref": "Vpc"}}, "Igw": {"Value": {"Ref": "Igw"}}},
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack)
+    out = stacks.outputs(stack["StackName"])
+    stacks.delete(stack["StackName"])
+    stacks.assert_status(stacks.describe(stack["StackId"]), "DELETE_COMPLETE")
+    assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [out["Vpc"]]}])["Vpcs"] == []
+    assert (
+        ec2.describe_internet_gateways(Filters=[{"Name": "internet-gateway-id", "Values": [out["Igw"]]}])[
+            "InternetGateways"
+        ]
+        == []
+    )

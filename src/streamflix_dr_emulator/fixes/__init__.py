@@ -8,7 +8,16 @@ from __future__ import annotations
 import importlib
 
 # In install order: stack_failures first, so every later failure surfaces as a stack status.
-FIX_MODULES: tuple[str, ...] = ("stack_failures", "delete_order", "kms", "rds", "ec2")
+FIX_MODULES: tuple[str, ...] = (
+    "stack_failures",
+    "delete_order",
+    "conditions",
+    "kms",
+    "rds",
+    "ec2",
+    "efs",
+    "s3",
+)
 
 
 def install() -> None:

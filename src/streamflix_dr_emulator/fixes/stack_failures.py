@@ -245,8 +245,21 @@ def install() -> None:
             raise _DeleteFailedError(self) from e
         self._add_stack_event("DELETE_COMPLETE")
         self.status = "DELETE_COMPLETE"
+        _drop_outputs(self)
 
     patch_attr(stack_cls, "delete", delete)
+
+    def stack_resources(self: Any) -> list[Any]:
+        # moto's resource map is lazy: listing a deleted or rolled-back stack's resources would
+        # create them again. List only what exists.
+        parsed = self.resource_map._parsed_resources
+        return [
+            parsed[k]
+            for k in self.resource_map._resource_json_map
+            if k in parsed and hasattr(parsed[k], "logical_resource_id")
+        ]
+
+    patch_attr(stack_cls, "stack_resources", property(stack_resources))
 
     backend_cls = models.CloudFormationBackend
     original_delete_stack = backend_cls.delete_stack
@@ -272,6 +285,19 @@ def install() -> None:
                 fail_create(stack, e)
             else:
                 fail_update(stack, e)
+            return
+        # moto applies the change set's resources but keeps the stack's old template, outputs
+        # and parameters (for a CREATE change set: none). ExecuteChangeSet leaves the stack as
+        # CreateStack/UpdateStack with that template would.
+        change_set = self.describe_change_set(change_set_name)
+        stack = self.stacks[change_set.stack_id]
+        stack.template = change_set.template
+        stack._parse_template()
+        stack.description = stack.template_dict.get("Description")
+        stack.parameters = change_set.parameters
+        stack.output_map = stack._create_output_map()
+        for export in stack.exports:
+            self.exports[export.name] = export
 
     patch_attr(backend_cls, "execute_change_set", execute_change_set)
     patch_attr(backend_cls, "delete_stack", delete_stack)
