@@ -9,7 +9,17 @@ the emulator already does the right thing and then does nothing, so it can be de
 2. The stack keeps the parameters of its first change set, so DescribeStacks shows stale values and the
    "didn't contain changes" check compares against them. AWS: the executed change set's parameters become
    the stack's (API DescribeChangeSet / DescribeStacks, Parameters).
-3. A bucket policy Deny whose Condition does not match is treated as a match (moto's IAMPolicyStatement
+3. Conditions on update: a resource whose Condition turns true is never created, one whose Condition turns
+   false is not deleted, and a property written as ``Fn::If`` on a condition that flipped is not re-applied
+   (moto's ResourceMap.update diffs template text and direct parameter references only). AWS evaluates
+   conditions on every update (CloudFormation User Guide, "Conditions").
+4. backup:ListRecoveryPointsByBackupVault is not implemented (HTTP 404). The emulator never runs a
+   backup job, so a vault that exists has no recovery points; a missing vault answers
+   ResourceNotFoundException as AWS does (AWS Backup API reference).
+5. Deleting a cross-region read replica fails ("list.remove(x): x not in list"): moto records a cross-region
+   replica on its source by ARN (DBInstance.add_replica) but removes it by identifier (remove_replica).
+   AWS: deleting a replica detaches it from its source (RDS API DeleteDBInstance).
+6. A bucket policy Deny whose Condition does not match is treated as a match (moto's IAMPolicyStatement
    returns DENIED when the conditions fail). AWS: a statement whose condition is false does not apply
    (IAM policy evaluation logic). Here: the TLS-only Deny (aws:SecureTransport=false) never applies,
    because the emulator stands in for AWS's HTTPS endpoints.
@@ -57,6 +67,9 @@ def install() -> None:
             stack.output_map = stack._create_output_map()
 
     backend_cls.execute_change_set = execute_change_set
+    _install_condition_aware_update()
+    _install_list_recovery_points()
+    _install_replica_removal()
 
     original_permission = FakeBucket.get_permission
 
@@ -72,3 +85,103 @@ def install() -> None:
 
     FakeBucket.get_permission = get_permission
     _installed = True
+
+
+def _mentions_condition(value: Any, names: set[str]) -> bool:
+    if isinstance(value, dict):
+        if "Fn::If" in value and isinstance(value["Fn::If"], list) and value["Fn::If"][0] in names:
+            return True
+        return any(_mentions_condition(v, names) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_condition(v, names) for v in value)
+    return False
+
+
+def _install_condition_aware_update() -> None:
+    from moto.cloudformation import parsing  # noqa: PLC0415
+
+    resource_map_cls = parsing.ResourceMap
+    original_update = resource_map_cls.update
+    original_update_resource = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(
+        logical_id: str, resource_json: dict[str, Any], resources_map: Any, *args: Any, **kw: Any
+    ) -> Any:
+        condition = resource_json.get("Condition")
+        if condition and not resources_map.lazy_condition_map[condition]:
+            return None  # not part of the stack any more; update() below deletes what is left
+        return original_update_resource(logical_id, resource_json, resources_map, *args, **kw)
+
+    def conditions(rmap: Any) -> dict[str, bool]:
+        return {
+            name: bool(rmap.lazy_condition_map[name]) for name in (rmap._template or {}).get("Conditions", {})
+        }
+
+    def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+        before = conditions(self)
+        original_update(self, template, parameters)
+        after = conditions(self)
+        flipped = {name for name, value in after.items() if before.get(name) != value}
+        if not flipped:
+            return
+        kw = {"account_id": self._account_id, "region_name": self._region_name}
+        pending = list(self._resource_json_map.items())
+        for _ in range(5):  # dependency order: retry what failed on a reference not created yet
+            failed: list[tuple[str, dict[str, Any]]] = []
+            error: Exception | None = None
+            for name, rj in pending:
+                cond = rj.get("Condition")
+                active = not cond or after.get(cond, True)
+                current = self._parsed_resources.get(name)
+                try:
+                    if active and current is None:
+                        self._parsed_resources.pop(name, None)
+                        _ = self[name]
+                    elif not active and current is not None:
+                        self._delete_resource(current, rj)
+                        self._parsed_resources.pop(name, None)
+                    elif (
+                        active and cond not in flipped and _mentions_condition(rj.get("Properties"), flipped)
+                    ):
+                        self._parsed_resources[name] = (
+                            original_update_resource(name, rj, self, **kw) or current
+                        )
+                except Exception as e:
+                    failed.append((name, rj))
+                    error = e
+            if not failed:
+                return
+            pending = failed
+        assert error is not None
+        raise error
+
+    parsing.parse_and_update_resource = parse_and_update_resource
+    resource_map_cls.update = update
+
+
+def _install_list_recovery_points() -> None:
+    from urllib.parse import unquote  # noqa: PLC0415
+
+    from moto.backup import responses, urls  # noqa: PLC0415
+
+    if hasattr(responses.BackupResponse, "list_recovery_points_by_backup_vault"):
+        return
+
+    def list_recovery_points_by_backup_vault(self: Any) -> str:
+        name = unquote(self.path.rstrip("/").split("/")[-2])
+        self.backup_backend.describe_backup_vault(name)  # ResourceNotFoundException when missing
+        return json.dumps({"RecoveryPoints": []})
+
+    responses.BackupResponse.list_recovery_points_by_backup_vault = list_recovery_points_by_backup_vault
+    urls.url_paths["{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/$"] = urls.response.dispatch
+
+
+def _install_replica_removal() -> None:
+    from moto.rds.models import DBInstance  # noqa: PLC0415
+
+    def remove_replica(self: Any, replica: Any) -> None:
+        for ref in (replica.db_instance_identifier, replica.db_instance_arn):
+            if ref in self.replicas:
+                self.replicas.remove(ref)
+
+    DBInstance.remove_replica = remove_replica
