@@ -12,7 +12,8 @@ CloudFormation reference (return values):
 moto 5.2.5 has no backup selections, so this module keeps them per backend and serves
 CreateBackupSelection, GetBackupSelection, ListBackupSelections and DeleteBackupSelection
 (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_GetBackupSelection.html and siblings)
-on the routes moto already sends to its Backup handler (/backup/plans/{id}/selections/...).
+on the routes moto already sends to its Backup handler (/backup/plans/{id}/selections/...), plus
+ListRecoveryPointsByBackupVault (always empty: moto runs no backup jobs) for teardown.
 """
 
 from __future__ import annotations
@@ -371,6 +372,17 @@ def _install_api() -> None:
         del store[selection_id]
         return "{}"
 
+    def list_recovery_points_by_backup_vault(self: Any) -> str:
+        # moto runs no backup jobs, so a vault holds no recovery points; the vault must exist.
+        name = self.path.split("/backup-vaults/", 1)[-1].split("/", 1)[0]
+        self.backup_backend.describe_backup_vault(name)
+        return json.dumps({"RecoveryPoints": []})
+
+    patch_attr(BackupResponse, "list_recovery_points_by_backup_vault", list_recovery_points_by_backup_vault)
+    from moto.backup import urls  # noqa: PLC0415
+
+    # ListRecoveryPointsByBackupVault: GET /backup-vaults/{backupVaultName}/recovery-points/
+    urls.url_paths.setdefault("{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/$", urls.response.dispatch)
     patch_attr(BackupResponse, "create_backup_selection", create_backup_selection)
     patch_attr(BackupResponse, "get_backup_selection", get_backup_selection)
     patch_attr(BackupResponse, "list_backup_selections", list_backup_selections)

@@ -17,6 +17,7 @@ FIX_MODULES: tuple[str, ...] = (
     "ec2",
     "efs",
     "s3",
+    "deletes",
 )
 
 

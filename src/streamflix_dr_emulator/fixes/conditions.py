@@ -77,6 +77,14 @@ def _evaluate(
     return conditions, dict(probe.resolved_parameters)
 
 
+def _norm(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return ",".join(str(v).strip() for v in value)
+    return ",".join(part.strip() for part in str(value).split(","))
+
+
 def _present(resource_map: Any, name: str) -> bool:
     return hasattr(resource_map._parsed_resources.get(name), "logical_resource_id")
 
@@ -91,11 +99,17 @@ def plan(resource_map: Any, template: dict[str, Any], parameters: dict[str, Any]
     flipped = {
         c for c in set(new_conditions) | set(old_conditions) if new_conditions.get(c) != old_conditions.get(c)
     }
+    old_params = resource_map.resolved_parameters
+    # A UsePreviousValue in a change set comes back as moto's resolved value (a list for
+    # CommaDelimitedList, a number for Number): compare the values, not their Python types.
     changed_params = {
-        p
-        for p in set(new_params) | set(resource_map.resolved_parameters)
-        if new_params.get(p) != resource_map.resolved_parameters.get(p)
+        p for p in set(new_params) | set(old_params) if _norm(new_params.get(p)) != _norm(old_params.get(p))
     }
+    log.debug(
+        "update plan inputs: changed parameters %s, flipped conditions %s",
+        {p: (old_params.get(p), new_params.get(p)) for p in changed_params},
+        sorted(flipped),
+    )
     old_json = resource_map._resource_json_map
     new_json = template.get("Resources", {})
     result = Plan()
@@ -169,6 +183,41 @@ def install() -> None:
                 )
         return changes
 
+    from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
+
+    original_create_change_set = CloudFormationBackend.create_change_set
+
+    def create_change_set(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto fills UsePreviousValue from the stack's *resolved* parameters (a Python list for a
+        # CommaDelimitedList), which later reads back as "['a'", " 'b']". CreateChangeSet takes
+        # parameter values as strings (API_Parameter.html): hand them over as AWS would.
+        params = kwargs.get("parameters")
+        if isinstance(params, dict):
+            kwargs["parameters"] = {
+                k: ",".join(str(x) for x in v) if isinstance(v, list | tuple) else v
+                for k, v in params.items()
+            }
+        return original_create_change_set(self, *args, **kwargs)
+
+    patch_attr(CloudFormationBackend, "create_change_set", create_change_set)
+
+    from moto.cloudformation.models import Stack  # noqa: PLC0415
+
+    def parameter_list(self: Any) -> list[dict[str, Any]]:
+        # DescribeStacks shows a CommaDelimitedList as the comma-separated string it was given
+        # (API_Parameter.html), not as a Python list repr, so a caller can pass it back.
+        no_echo = self.resource_map.no_echo_parameter_keys
+        return [
+            {
+                "ParameterKey": k,
+                "ParameterValue": "****"
+                if k in no_echo
+                else (",".join(str(x) for x in v) if isinstance(v, list | tuple) else v),
+            }
+            for k, v in self.resource_map.resolved_parameters.items()
+        ]
+
+    patch_attr(Stack, "parameter_list", property(parameter_list))
     patch_attr(parsing.ResourceMap, "update", update)
     patch_attr(ChangeSet, "diff", diff)
     _installed = True

@@ -8,7 +8,8 @@ Ref for both is the group name
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-rds-dbparametergroup.html#aws-resource-rds-dbparametergroup-return-values).
 AWS::RDS::DBInstance also returns DBInstanceArn and DbiResourceId through Fn::GetAtt
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-rds-dbinstance.html#aws-resource-rds-dbinstance-return-values),
-and updates in place through ModifyDBInstance for the properties changed here.
+and updates in place through ModifyDBInstance for the properties changed here. Deleting a
+cross-region read replica works (moto removed it from its source by the wrong key).
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ def install() -> None:
             raise UnformattedGetAttTemplateException()
         return attrs[attribute_name](self)
 
+    def remove_replica(self: Any, replica: Any) -> None:
+        # moto records a cross-region replica by ARN (add_replica) but removes it by identifier,
+        # so deleting a cross-region read replica (DeleteDBInstance) failed with ValueError.
+        for ref in (replica.db_instance_arn, replica.db_instance_identifier):
+            if ref in self.replicas:
+                self.replicas.remove(ref)
+
+    patch_attr(DBInstance, "remove_replica", remove_replica)
     patch_attr(DBInstance, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
     patch_attr(DBInstance, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))
     patch_attr(DBInstance, "has_cfn_attr", classmethod(has_cfn_attr))
