@@ -19,7 +19,9 @@ the emulator already does the right thing and then does nothing, so it can be de
 5. Deleting a cross-region read replica fails ("list.remove(x): x not in list"): moto records a cross-region
    replica on its source by ARN (DBInstance.add_replica) but removes it by identifier (remove_replica).
    AWS: deleting a replica detaches it from its source (RDS API DeleteDBInstance).
-6. A bucket policy Deny whose Condition does not match is treated as a match (moto's IAMPolicyStatement
+6. AWS::SNS::Subscription has no CloudFormation model (the stack rolls back when alarm_email is set). AWS:
+   it calls sns:Subscribe; Ref is the subscription ARN (CloudFormation reference, AWS::SNS::Subscription).
+7. A bucket policy Deny whose Condition does not match is treated as a match (moto's IAMPolicyStatement
    returns DENIED when the conditions fail). AWS: a statement whose condition is false does not apply
    (IAM policy evaluation logic). Here: the TLS-only Deny (aws:SecureTransport=false) never applies,
    because the emulator stands in for AWS's HTTPS endpoints.
@@ -70,6 +72,7 @@ def install() -> None:
     _install_condition_aware_update()
     _install_list_recovery_points()
     _install_replica_removal()
+    _install_sns_subscription()
 
     original_permission = FakeBucket.get_permission
 
@@ -185,3 +188,61 @@ def _install_replica_removal() -> None:
                 self.replicas.remove(ref)
 
     DBInstance.remove_replica = remove_replica
+
+
+def _install_sns_subscription() -> None:
+    from moto.cloudformation import parsing  # noqa: PLC0415
+    from moto.core.common_models import CloudFormationModel  # noqa: PLC0415
+    from moto.sns.models import sns_backends  # noqa: PLC0415
+
+    if any(
+        c.cloudformation_type() == "AWS::SNS::Subscription"
+        for c in CloudFormationModel.__subclasses__()
+        if "cloudformation_type" in c.__dict__
+    ):
+        return
+
+    class SnsSubscription(CloudFormationModel):
+        # moto's model metaclass derives the service from the module path (moto.<service>.models).
+        __module__ = "moto.sns.models"
+
+        def __init__(self, arn: str) -> None:
+            self.arn = arn
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SNS::Subscription"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> SnsSubscription:
+            props = cloudformation_json["Properties"]
+            sub = sns_backends[account_id][region_name].subscribe(
+                props["TopicArn"], props.get("Endpoint", ""), props["Protocol"]
+            )
+            return cls(sub.arn)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> None:
+            return None
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            sns_backends[account_id][region_name].unsubscribe(self.arn)
+
+    parsing.get_model_map.cache_clear()
