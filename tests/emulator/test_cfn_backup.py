@@ -93,6 +93,8 @@ def test_vault_plan_selection_lifecycle(stacks: Stacks) -> None:
     assert selection["BackupSelection"]["Resources"] == ["arn:aws:rds:us-east-1:123456789012:db:catalog"]
     listed = backup.list_backup_selections(BackupPlanId=out["PlanId"])["BackupSelectionsList"]
     assert [s["SelectionId"] for s in listed] == [out["SelectionId"]]
+    # moto runs no backup jobs: the vault exists and holds no recovery points.
+    assert backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"] == []
 
     stacks.assert_status(
         stacks.update(stack["StackName"], template(vault, schedule="cron(0 5 * * ? *)")), "UPDATE_COMPLETE"

@@ -603,3 +603,138 @@ def test_network_stack_deletes_completely(stacks: Stacks) -> None:
         ]
         == []
     )
+
+
+def test_comma_list_parameters_round_trip_through_describe_and_change_sets(stacks: Stacks) -> None:
+    template = {
+        "Parameters": {"Cidrs": {"Type": "CommaDelimitedList"}, "Tag": {"Type": "String"}},
+        "Resources": {
+            "P": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": {"Fn::Sub": "/cidrs/${Tag}"},
+                    "Type": "String",
+                    "Value": {"Fn::Select": [1, {"Ref": "Cidrs"}]},
+                },
+            }
+        },
+    }
+    tag = uuid.uuid4().hex[:8]
+    stack = stacks.create(template, parameters={"Cidrs": "10.0.0.0/24,10.0.1.0/24", "Tag": tag})
+    stacks.assert_status(stack)
+    shown = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert shown["Cidrs"] == "10.0.0.0/24,10.0.1.0/24"  # as given, not a Python list repr
+
+    cfn = stacks.cfn()
+    cs = cfn.create_change_set(
+        StackName=stack["StackName"],
+        ChangeSetName="same",
+        TemplateBody=to_json(template),
+        Parameters=[
+            {"ParameterKey": "Cidrs", "UsePreviousValue": True},
+            {"ParameterKey": "Tag", "ParameterValue": f"{tag}b"},
+        ],
+        ChangeSetType="UPDATE",
+    )
+    changes = cfn.describe_change_set(ChangeSetName=cs["Id"])["Changes"]
+    assert [(c["ResourceChange"]["LogicalResourceId"], c["ResourceChange"]["Action"]) for c in changes] == [
+        ("P", "Modify")
+    ]
+    cfn.execute_change_set(ChangeSetName=cs["Id"])
+    stack = stacks.describe(stack["StackName"])
+    stacks.assert_status(stack, "UPDATE_COMPLETE")
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}[
+        "Cidrs"
+    ] == "10.0.0.0/24,10.0.1.0/24"
+
+
+def test_load_balancing_and_health_check_resources_are_deleted(stacks: Stacks) -> None:
+    elb = stacks.factory.client("elbv2", REGION)
+    r53 = stacks.factory.client("route53", REGION)
+    name = f"tg-{uuid.uuid4().hex[:8]}"
+    template = {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.80.0.0/16"}},
+            "SubA": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "CidrBlock": "10.80.1.0/24",
+                    "AvailabilityZone": "us-east-1a",
+                },
+            },
+            "SubB": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "CidrBlock": "10.80.2.0/24",
+                    "AvailabilityZone": "us-east-1b",
+                },
+            },
+            "Lb": {
+                "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                "Properties": {"Subnets": [{"Ref": "SubA"}, {"Ref": "SubB"}]},
+            },
+            "Tg": {
+                "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "Properties": {
+                    "Name": name,
+                    "Port": 80,
+                    "Protocol": "HTTP",
+                    "VpcId": {"Ref": "Vpc"},
+                    "TargetType": "ip",
+                },
+            },
+            "Listener": {
+                "Type": "AWS::ElasticLoadBalancingV2::Listener",
+                "Properties": {
+                    "LoadBalancerArn": {"Ref": "Lb"},
+                    "Port": 80,
+                    "Protocol": "HTTP",
+                    "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Tg"}}],
+                },
+            },
+            "Hc": {
+                "Type": "AWS::Route53::HealthCheck",
+                "Properties": {
+                    "HealthCheckConfig": {
+                        "Type": "HTTPS",
+                        "FullyQualifiedDomainName": "example.com",
+                        "Port": 443,
+                    }
+                },
+            },
+        },
+        "Outputs": {"Hc": {"Value": {"Ref": "Hc"}}},
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack)
+    hc = stacks.outputs(stack["StackName"])["Hc"]
+    stacks.delete(stack["StackName"])
+    stacks.assert_status(stacks.describe(stack["StackId"]), "DELETE_COMPLETE")
+    assert name not in [t["TargetGroupName"] for t in elb.describe_target_groups()["TargetGroups"]]
+    assert hc not in [h["Id"] for h in r53.list_health_checks()["HealthChecks"]]
+    again = stacks.create(template)  # the same names can be deployed again
+    stacks.assert_status(again)
+
+
+def test_cross_region_read_replica_can_be_deleted(factory: Any) -> None:
+    primary = factory.client("rds", "eu-west-2")
+    dr = factory.client("rds", REGION)
+    name = f"db-{uuid.uuid4().hex[:8]}"
+    source = primary.create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="u",
+        MasterUserPassword="password-123",
+    )["DBInstance"]
+    dr.create_db_instance_read_replica(
+        DBInstanceIdentifier=f"{name}-replica",
+        SourceDBInstanceIdentifier=source["DBInstanceArn"],
+        SourceRegion="eu-west-2",
+    )
+    dr.delete_db_instance(DBInstanceIdentifier=f"{name}-replica", SkipFinalSnapshot=True)
+    remaining = primary.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    assert remaining.get("ReadReplicaDBInstanceIdentifiers", []) == []

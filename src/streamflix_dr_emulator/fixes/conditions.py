@@ -11,6 +11,9 @@ This module replaces ``ResourceMap.update`` and ``ChangeSet.diff`` with that pla
 Add = active now, not before; Remove = active before, not now; Modify = active in both and the
 resource's template changed, or it refers to a parameter whose value changed or to a condition
 whose value flipped (Fn::If).
+It also makes DescribeStacks show a CommaDelimitedList parameter as the comma-separated string it
+was given (moto shows a Python list repr, which a caller passing it back then sends as garbage),
+and hands change sets UsePreviousValue values as strings.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ CloudFormation instead accepts the call, fails the resource, and rolls the stack
 - UpdateStack / ExecuteChangeSet (UPDATE): UPDATE_FAILED, then UPDATE_ROLLBACK_COMPLETE; the change
   set's ExecutionStatus becomes EXECUTE_FAILED
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html).
+- DeleteStack: a resource that cannot be deleted leaves the stack in DELETE_FAILED (still listed,
+  deletable again) with the reason, instead of an HTTP 500.
+- A rolled-back or deleted stack has no outputs, and listing its resources never re-creates them
+  (moto's resource map is lazy and would).
 Known limit: the emulator cannot restore the previous resource state on an update rollback; it
 reports the failure and keeps whatever was applied.
 """
