@@ -17,6 +17,10 @@ module is imported fresh per invocation. The handler sees the function's environ
 ``AWS_REGION``/``AWS_DEFAULT_REGION`` of its region, test credentials and ``AWS_ENDPOINT_URL`` =
 the emulator, so a plain ``boto3.client("s3")`` inside it talks to the emulator.
 
+A handler's ``time.sleep`` (module-level ``import time`` or ``from time import sleep``) advances
+the emulated clock (``regional_state``) and returns at once, so a drill's teardown does not wait out
+the real seconds an emptier sleeps; set STREAMFLIX_DR_EMULATOR_REAL_SLEEP=1 to sleep for real.
+
 Limits, stated: environment variables are process-wide, so two handlers running at the same time
 with different values for one variable (including the region) see each other's; the function
 timeout is not enforced; only ``python*`` runtimes run (others fail with InvalidRuntimeException).
@@ -191,6 +195,29 @@ def _function_env(fn: Any) -> dict[str, str]:
     return env
 
 
+def _sleep(seconds: float) -> None:
+    """A handler's ``time.sleep``: moves the emulated clock instead of blocking (see module doc)."""
+    try:
+        from streamflix_dr_emulator import regional_state  # noqa: PLC0415
+
+        regional_state.advance(max(0.0, float(seconds)))
+    except ImportError:  # pragma: no cover - the package ships regional_state
+        pass
+    time.sleep(min(float(seconds), 0.01))
+
+
+def _fast_forward_sleep(module: types.ModuleType) -> None:
+    if os.environ.get("STREAMFLIX_DR_EMULATOR_REAL_SLEEP") == "1":
+        return
+    if getattr(module, "time", None) is time:
+        shim = types.ModuleType("time")
+        shim.__dict__.update({k: v for k, v in vars(time).items() if not k.startswith("__")})
+        shim.sleep = _sleep  # type: ignore[attr-defined]
+        module.time = shim  # type: ignore[attr-defined]
+    if getattr(module, "sleep", None) is time.sleep:
+        module.sleep = _sleep  # type: ignore[attr-defined]
+
+
 def _load_handler(fn: Any, code_dir: Path, cfnresponse: types.ModuleType) -> Any:
     """Import the handler module fresh from ``code_dir`` and return the handler callable."""
     handler = fn.handler or ""
@@ -213,6 +240,7 @@ def _load_handler(fn: Any, code_dir: Path, cfnresponse: types.ModuleType) -> Any
                     sys.modules.pop(name, None)
             sys.modules.pop("cfnresponse", None)
             sys.modules.update(saved)
+    _fast_forward_sleep(module)
     target = getattr(module, func_name, None)
     if not callable(target):
         raise ValueError(

@@ -172,3 +172,22 @@ def test_cfnresponse_shim_records_what_the_handler_sends() -> None:
     )
     assert recorder[1].status == "FAILED"
     assert (recorder[1].physical_resource_id, recorder[1].reason) == ("phys", "nope")
+
+
+def test_handler_sleep_advances_the_emulated_clock(factory: Any, role: str) -> None:
+    from streamflix_dr_emulator import regional_state
+
+    code = "import time\n\ndef handler(e, c):\n    time.sleep(30)\n    return 'slept'\n"
+    lam = factory.client("lambda", REGION)
+    name = f"sleepy-{uuid.uuid4().hex[:6]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": package({"index.py": code})},
+    )
+    before_emulated, before_real = regional_state.now(), time.monotonic()
+    assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "slept"
+    assert time.monotonic() - before_real < 5
+    assert regional_state.now() - before_emulated >= 30
