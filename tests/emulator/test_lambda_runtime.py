@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from streamflix_dr_emulator import lambda_runtime
+from streamflix_dr_emulator import lambda_runtime, regional_state
 
 REGION = "us-east-1"
 
@@ -175,8 +175,6 @@ def test_cfnresponse_shim_records_what_the_handler_sends() -> None:
 
 
 def test_handler_sleep_advances_the_emulated_clock(factory: Any, role: str) -> None:
-    from streamflix_dr_emulator import regional_state
-
     code = "import time\n\ndef handler(e, c):\n    time.sleep(30)\n    return 'slept'\n"
     lam = factory.client("lambda", REGION)
     name = f"sleepy-{uuid.uuid4().hex[:6]}"
