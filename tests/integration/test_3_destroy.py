@@ -14,9 +14,7 @@ from streamflix_dr.deploy.stacks import StackEvent
 pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
 
 
-# Only dev is torn down: the template's Custom::EmptyBucket waits 30 s for late log deliveries per bucket, so
-# each teardown costs ~90 s on the emulator; the Global Datastore step is covered by the unit tests.
-@pytest.mark.parametrize("variant", ["deployment"], ids=["dev"])
+@pytest.mark.parametrize("variant", ["deployment", "deployment_dns_gds"], ids=["dev", "dev-dns-gds"])
 def test_destroy_leaves_nothing_behind(request: pytest.FixtureRequest, variant: str):
     deployment: Deployment = request.getfixturevalue(variant)
     env, factory = deployment.env, deployment.factory
