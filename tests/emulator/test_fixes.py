@@ -738,3 +738,28 @@ def test_cross_region_read_replica_can_be_deleted(factory: Any) -> None:
     dr.delete_db_instance(DBInstanceIdentifier=f"{name}-replica", SkipFinalSnapshot=True)
     remaining = primary.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
     assert remaining.get("ReadReplicaDBInstanceIdentifiers", []) == []
+
+
+def test_target_group_and_file_system_attributes(stacks: Stacks) -> None:
+    template = {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.90.0.0/16"}},
+            "Tg": {
+                "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "Properties": {"Port": 80, "Protocol": "HTTP", "VpcId": {"Ref": "Vpc"}, "TargetType": "ip"},
+            },
+            "Fs": {"Type": "AWS::EFS::FileSystem", "Properties": {}},
+        },
+        "Outputs": {
+            "TgArn": {"Value": {"Ref": "Tg"}},
+            "TgFull": {"Value": {"Fn::GetAtt": ["Tg", "TargetGroupFullName"]}},
+            "Fs": {"Value": {"Ref": "Fs"}},
+            "FsArn": {"Value": {"Fn::GetAtt": ["Fs", "Arn"]}},
+        },
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack)
+    out = stacks.outputs(stack["StackName"])
+    assert out["TgFull"].startswith("targetgroup/")
+    assert out["TgArn"].endswith(f":{out['TgFull']}")
+    assert out["FsArn"].endswith(f":file-system/{out['Fs']}")

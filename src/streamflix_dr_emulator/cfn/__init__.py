@@ -18,6 +18,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "s3",
     "backup",
     "ecr",
+    "sns",
     "custom",
 )
 

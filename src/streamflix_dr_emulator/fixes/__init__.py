@@ -18,6 +18,7 @@ FIX_MODULES: tuple[str, ...] = (
     "efs",
     "s3",
     "deletes",
+    "elbv2",
 )
 
 

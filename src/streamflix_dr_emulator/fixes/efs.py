@@ -63,6 +63,17 @@ def install() -> None:
 
     patch_attr(AccessPoint, "get_cfn_attribute", ap_get_cfn_attribute)
 
+    # FileSystem GetAtt: Arn and FileSystemId (CFN reference, "Return values").
+    fs_attrs = {"Arn": lambda fs: fs.file_system_arn, "FileSystemId": lambda fs: fs.file_system_id}
+    patch_attr(FileSystem, "has_cfn_attr", classmethod(lambda cls, attr: attr in fs_attrs))
+
+    def fs_get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        if attribute_name not in fs_attrs:
+            raise UnformattedGetAttTemplateException()
+        return fs_attrs[attribute_name](self)
+
+    patch_attr(FileSystem, "get_cfn_attribute", fs_get_cfn_attribute)
+
     original_create = FileSystem.create_from_cloudformation_json
 
     def create_from_cloudformation_json(

@@ -84,6 +84,10 @@ def install() -> None:
     ) -> Any:
         props = cloudformation_json.get("Properties", {})
         db_kwargs = {kw: _name_of(props[p]) for p, kw in _MODIFIABLE.items() if p in props}
+        for flag in ("multi_az", "deletion_protection"):
+            # CFN Booleans often arrive as "true"/"false" from a String parameter; "false" is truthy.
+            if flag in db_kwargs:
+                db_kwargs[flag] = str(db_kwargs[flag]).lower() == "true"
         if db_kwargs:
             backend = rds_backends[account_id][region_name]
             backend.modify_db_instance(original_resource.db_instance_identifier, db_kwargs)
