@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,10 @@ def time_deploy_destroy(env_name: str) -> tuple[float, float, float | str]:
         stack_minutes=10, dr_full_minutes=10, delete_minutes=10, timing=Timing(poll_interval=0.2)
     )
     with server.running() as endpoint, tempfile.TemporaryDirectory() as out:
+        # Every run starts from an empty emulator (moto's state is process-wide, across server restarts).
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30
+        )
         factory = ClientFactory(
             Target(endpoint_url=endpoint, access_key_id="testing", secret_access_key="testing")
         )

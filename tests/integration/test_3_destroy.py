@@ -70,6 +70,11 @@ def test_destroy_leaves_nothing_behind(request: pytest.FixtureRequest, variant: 
         ec = factory.client("elasticache", region)
         groups = [g["ReplicationGroupId"] for g in ec.describe_replication_groups()["ReplicationGroups"]]
         assert not [g for g in groups if env.suffix in g], f"{region}: caches left {groups}"
+        backup = factory.client("backup", region)
+        vaults = [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]]
+        assert not [v for v in vaults if v.endswith(env.suffix)], f"{region}: backup vaults left {vaults}"
+        plans = [p["BackupPlanName"] for p in backup.list_backup_plans()["BackupPlansList"]]
+        assert not [p for p in plans if p.endswith(env.suffix)], f"{region}: backup plans left {plans}"
     buckets = [b["Name"] for b in factory.client("s3", env.primary_region).list_buckets()["Buckets"]]
     assert not [b for b in buckets if b.endswith(f"-{env.suffix}")], f"buckets left: {buckets}"
     print(
