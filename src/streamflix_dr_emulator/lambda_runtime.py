@@ -17,9 +17,11 @@ module is imported fresh per invocation. The handler sees the function's environ
 ``AWS_REGION``/``AWS_DEFAULT_REGION`` of its region, test credentials and ``AWS_ENDPOINT_URL`` =
 the emulator, so a plain ``boto3.client("s3")`` inside it talks to the emulator.
 
-A handler's ``time.sleep`` (module-level ``import time`` or ``from time import sleep``) advances
-the emulated clock (``regional_state``) and returns at once, so a drill's teardown does not wait out
-the real seconds an emptier sleeps; set STREAMFLIX_DR_EMULATOR_REAL_SLEEP=1 to sleep for real.
+A handler's ``time.sleep`` (module-level ``import time`` or ``from time import sleep``) returns at
+once: nothing in the emulator happens asynchronously that a handler would wait for (an emptier's
+pause for late log deliveries), so a drill's teardown does not wait out real seconds. The emulated
+clock (``regional_state``) is left alone, since other code compares it with real timestamps. Set
+STREAMFLIX_DR_EMULATOR_REAL_SLEEP=1 to sleep for real.
 
 Limits, stated: environment variables are process-wide, so two handlers running at the same time
 with different values for one variable (including the region) see each other's; the function
@@ -196,14 +198,8 @@ def _function_env(fn: Any) -> dict[str, str]:
 
 
 def _sleep(seconds: float) -> None:
-    """A handler's ``time.sleep``: moves the emulated clock instead of blocking (see module doc)."""
-    try:
-        from streamflix_dr_emulator import regional_state  # noqa: PLC0415
-
-        regional_state.advance(max(0.0, float(seconds)))
-    except ImportError:  # pragma: no cover - the package ships regional_state
-        pass
-    time.sleep(min(float(seconds), 0.01))
+    """A handler's ``time.sleep``: returns at once (see the module docstring)."""
+    time.sleep(min(max(0.0, float(seconds)), 0.01))
 
 
 def _fast_forward_sleep(module: types.ModuleType) -> None:
