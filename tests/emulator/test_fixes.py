@@ -763,3 +763,54 @@ def test_target_group_and_file_system_attributes(stacks: Stacks) -> None:
     assert out["TgFull"].startswith("targetgroup/")
     assert out["TgArn"].endswith(f":{out['TgFull']}")
     assert out["FsArn"].endswith(f":file-system/{out['Fs']}")
+
+
+def test_bucket_and_log_group_properties_land(stacks: Stacks) -> None:
+    template = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": []}},
+            },
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    },
+                },
+            },
+            "Logs": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {
+                    "LogGroupName": f"/kms/{uuid.uuid4().hex[:8]}",
+                    "KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]},
+                },
+            },
+        },
+        "Outputs": {
+            "Bucket": {"Value": {"Ref": "Bucket"}},
+            "Logs": {"Value": {"Ref": "Logs"}},
+            "Key": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}},
+        },
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack)
+    out = stacks.outputs(stack["StackName"])
+    s3 = stacks.factory.client("s3", REGION)
+    assert s3.get_bucket_versioning(Bucket=out["Bucket"])["Status"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=out["Bucket"])["PublicAccessBlockConfiguration"]
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    groups = stacks.factory.client("logs", REGION).describe_log_groups(logGroupNamePrefix=out["Logs"])[
+        "logGroups"
+    ]
+    assert groups[0]["kmsKeyId"] == out["Key"]

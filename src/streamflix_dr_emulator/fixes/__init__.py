@@ -19,6 +19,7 @@ FIX_MODULES: tuple[str, ...] = (
     "s3",
     "deletes",
     "elbv2",
+    "properties",
 )
 
 
