@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -116,12 +117,22 @@ def serve(port: int = 0, *, ready: Any = None, stop: threading.Event | None = No
         stop: optional event that ends serving (tests); otherwise runs until KeyboardInterrupt.
     """
     stop = stop or threading.Event()
-    with running(port) as endpoint:
-        if ready is not None:
-            ready(endpoint)
-        with contextlib.suppress(KeyboardInterrupt):
-            while not stop.wait(0.5):
-                pass
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C and a service manager's SIGTERM both end serving cleanly (also when SIGINT was
+        # ignored, as for a background job of a non-interactive shell).
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        with running(port) as endpoint:
+            if ready is not None:
+                ready(endpoint)
+            with contextlib.suppress(KeyboardInterrupt):
+                while not stop.wait(0.5):
+                    pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 # --- throttling fault injection -------------------------------------------------------------
