@@ -142,6 +142,14 @@ def route(res: Res) -> None:
     assert defaults, "no default route in the VPC"
 
 
+def route_table_association(res: Res) -> None:
+    tables = res.client("ec2").describe_route_tables(
+        Filters=[{"Name": "association.route-table-association-id", "Values": [res.physical_id]}]
+    )["RouteTables"]
+    assert tables, f"association {res.physical_id} not found"
+    assert tables[0]["VpcId"] == res.outputs[Output.VPC_ID]
+
+
 def eip(res: Res) -> None:
     addrs = res.client("ec2").describe_addresses(PublicIps=[res.physical_id])["Addresses"]
     assert addrs and addrs[0]["Domain"] == "vpc"
@@ -509,6 +517,7 @@ CHECKERS: dict[str, Check] = {
     "AWS::EC2::VPCGatewayAttachment": gateway_attachment,
     "AWS::EC2::RouteTable": route_table,
     "AWS::EC2::Route": route,
+    "AWS::EC2::SubnetRouteTableAssociation": route_table_association,
     "AWS::EC2::EIP": eip,
     "AWS::EC2::NatGateway": nat_gateway,
     "AWS::EC2::VPCEndpoint": vpc_endpoint,
@@ -567,18 +576,11 @@ EMULATOR_CANNOT_SHOW: dict[str, str] = {
         "moto treats it as a null model: it is not created and not listed in the stack's resources "
         "(moto/cloudformation/parsing.py NULL_MODELS); it carries no state anyway"
     ),
-    "AWS::EC2::SubnetRouteTableAssociation": (
-        "moto reports CREATE_COMPLETE but the association is not visible in DescribeRouteTables "
-        "(emulator-notes: EC2 SubnetRouteTableAssociation)"
-    ),
 }
 
 # Reviewed: properties a resource has on AWS that the emulator's CloudFormation models drop, so the
 # describe call cannot show them. The resource itself is still checked; on real AWS these are asserted.
 EMULATOR_PROPERTY_GAPS: dict[str, str] = {
-    "AWS::Logs::LogGroup.KmsKeyId": (
-        "moto's LogGroup model passes CFN's KmsKeyId as a keyword create_log_group does not take (kmsKeyId)"
-    ),
     "AWS::ECR::Repository.EncryptionConfiguration": (
         "moto's Repository model does not return the CFN EncryptionConfiguration from DescribeRepositories"
     ),
@@ -588,7 +590,4 @@ EMULATOR_PROPERTY_GAPS: dict[str, str] = {
         "RequiresCompatibilities"
     ),
     "AWS::ECS::Cluster.Tags": "moto's Cluster model ignores Tags",
-    "AWS::S3::Bucket.PublicAccessBlockConfiguration": (
-        "moto's Bucket model ignores PublicAccessBlockConfiguration"
-    ),
 }
