@@ -24,17 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _apply_emulator_stand_ins() -> bool:
-    """The change-set stand-ins the integration suite uses until the emulator covers them."""
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    try:
-        import emulator_gaps  # noqa: PLC0415
-    except ImportError:
-        return False
-    emulator_gaps.install()
-    return True
-
-
 def time_validate(env: str) -> float:
     exe = shutil.which("streamflix-dr", path=str(Path(sys.executable).parent)) or "streamflix-dr"
     started = time.perf_counter()
@@ -89,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
-    stand_ins = _apply_emulator_stand_ins()
     samples: dict[str, list[float]] = {
         "validate": [],
         "deploy": [],
@@ -116,8 +104,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<36} {medians[name]:>9.2f} {min(values):>7.2f} {max(values):>7.2f}")
         else:
             print(f"{name:<36} {'-':>9} {failures.get(name, '')[:300]}")
-    if stand_ins:
-        print("(with the change-set stand-ins from tests/integration/emulator_gaps.py)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(

@@ -23,7 +23,6 @@ import yaml
 # --import-mode=importlib does not put test folders on sys.path; the helpers are shared by these tests.
 sys.path.insert(0, str(Path(__file__).parent))
 
-import emulator_gaps
 from integration_support import ENV_NAME, LIVE, Deployment, emulator_timeouts, factory_for
 
 from streamflix_dr.config import load_environment, parse_environment
@@ -38,7 +37,6 @@ def emulator_endpoint() -> Iterator[str | None]:
         return
     from streamflix_dr_emulator import server  # noqa: PLC0415
 
-    emulator_gaps.install()
     with server.running() as endpoint:
         yield endpoint
 
