@@ -20,6 +20,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "ecr",
     "sns",
     "custom",
+    "waitcondition",
 )
 
 
