@@ -19,6 +19,7 @@ MODULES: tuple[str, ...] = (
     "secrets_replication",
     "rds_replication",
     "dataplane",
+    "ecr_replication",
 )
 
 _lock = threading.Lock()
