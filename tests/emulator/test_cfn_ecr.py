@@ -60,3 +60,47 @@ def test_destination_in_own_region_fails_with_reason(stacks: Stacks) -> None:
     stacks.assert_status(stack, "ROLLBACK_COMPLETE")
     assert "AWS::ECR::ReplicationConfiguration" in stack["StackStatusReason"]
     assert "same as the source registry" in stack["StackStatusReason"]
+
+
+def _repository(empty_on_delete: bool) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Repo": {
+                "Type": "AWS::ECR::Repository",
+                "Properties": {
+                    "RepositoryName": f"streamflix-eod-{str(empty_on_delete).lower()}",
+                    "EmptyOnDelete": empty_on_delete,
+                },
+            }
+        }
+    }
+
+
+IMAGE = (
+    '{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", '
+    '"config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, '
+    '"digest": "sha256:' + "b" * 64 + '"}, "layers": []}'
+)
+
+
+def test_empty_on_delete_removes_a_repository_that_holds_images(stacks: Stacks) -> None:
+    ecr = stacks.factory.client("ecr", REGION)
+    stack = stacks.create(_repository(True))
+    stacks.assert_status(stack)
+    ecr.put_image(repositoryName="streamflix-eod-true", imageManifest=IMAGE, imageTag="v1")
+    stacks.delete(stack["StackName"])
+    assert stacks.describe(stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
+    assert "streamflix-eod-true" not in names
+
+
+def test_without_empty_on_delete_a_repository_with_images_fails_the_delete(stacks: Stacks) -> None:
+    ecr = stacks.factory.client("ecr", REGION)
+    stack = stacks.create(_repository(False))
+    stacks.assert_status(stack)
+    ecr.put_image(repositoryName="streamflix-eod-false", imageManifest=IMAGE, imageTag="v1")
+    stacks.delete(stack["StackName"])
+    described = stacks.describe(stack["StackId"])
+    assert described["StackStatus"] == "DELETE_FAILED"
+    assert "still contains images" in str(described.get("StackStatusReason"))
+    ecr.delete_repository(repositoryName="streamflix-eod-false", force=True)
