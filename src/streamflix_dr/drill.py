@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamflix_dr.constants import Output, Param
 from streamflix_dr.errors import EmulatorError, StreamflixDrError
 from streamflix_dr.readiness.core import run_readiness
 from streamflix_dr.report.model import build_report
@@ -113,6 +115,7 @@ def run_drill(
     topo = resolved.topology
     progress(f"deployed in {deploy_seconds:.1f} s; writing data on the primary")
 
+    _publish_image(factory, env, resolved.primary_outputs or {}, progress)
     written = _write_data(dp, topo, opts, DataPlaneError, progress)
     progress("checking readiness")
     readiness = run_readiness(factory, readiness_target(env, resolved.dr_outputs), now=time.time())
@@ -189,6 +192,38 @@ def run_drill(
     doc["report_path"] = str(paths["markdown"])
     append_history(doc, opts.reports_dir / "history.jsonl")
     return doc
+
+
+# A minimal image manifest: what the release pipeline's push leaves in the registry (PutImage).
+_MANIFEST = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    "config": {
+        "mediaType": "application/vnd.docker.container.image.v1+json",
+        "size": 2,
+        "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+    },
+    "layers": [],
+}
+
+
+def _publish_image(
+    factory: Any, env: Any, primary_outputs: dict[str, str], progress: Callable[[str], None]
+) -> None:
+    """Push the application image to the primary's repository, as a release would; ECR replicates it."""
+    repo = primary_outputs.get(Output.ECR_REPOSITORY_NAME)
+    if not repo:
+        progress("no primary ECR repository in the outputs: image not published")
+        return
+    from streamflix_dr.template import load_template  # noqa: PLC0415 - only the drill needs the template
+    from streamflix_dr.template_model import parameter_defaults  # noqa: PLC0415
+
+    tag = env.parameters.get(Param.IMAGE_TAG) or parameter_defaults(load_template())[Param.IMAGE_TAG]
+    ecr = factory.client("ecr", env.primary_region)
+    existing = ecr.list_images(repositoryName=repo).get("imageIds") or []
+    if not any(i.get("imageTag") == tag for i in existing):
+        ecr.put_image(repositoryName=repo, imageManifest=json.dumps(_MANIFEST), imageTag=tag)
+    progress(f"published image {repo}:{tag} in {env.primary_region} (ECR replicates it to {env.dr_region})")
 
 
 def _write_data(
