@@ -814,3 +814,22 @@ def test_bucket_and_log_group_properties_land(stacks: Stacks) -> None:
         "logGroups"
     ]
     assert groups[0]["kmsKeyId"] == out["Key"]
+
+
+def test_a_deleted_backup_plan_name_can_be_used_again(factory: Any) -> None:
+    backup = factory.client("backup", "us-east-1")
+    plan = {
+        "BackupPlanName": "streamflix-plan-reuse",
+        "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "v"}],
+    }
+    first = backup.create_backup_plan(BackupPlan=plan)["BackupPlanId"]
+    with pytest.raises(ClientError) as err:
+        backup.create_backup_plan(BackupPlan=plan)
+    assert err.value.response["Error"]["Code"] == "AlreadyExistsException"
+    backup.delete_backup_plan(BackupPlanId=first)
+    second = backup.create_backup_plan(BackupPlan=plan)["BackupPlanId"]
+    assert second != first
+    # The deleted plan is still listed with IncludeDeleted, as on AWS.
+    listed = backup.list_backup_plans(IncludeDeleted=True)["BackupPlansList"]
+    assert {first, second} <= {p["BackupPlanId"] for p in listed}
+    backup.delete_backup_plan(BackupPlanId=second)

@@ -21,6 +21,7 @@ FIX_MODULES: tuple[str, ...] = (
     "elbv2",
     "properties",
     "ecr",
+    "backup",
 )
 
 
