@@ -181,6 +181,24 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 _env_saved.clear()
 
 
+@contextlib.contextmanager
+def _function_logging(buffer: io.StringIO) -> Iterator[None]:
+    """The function's logging goes to its own log (CloudWatch Logs on AWS), not the host's stderr.
+
+    Lambda code commonly sets the root logger's level at import (``logging.getLogger().setLevel(INFO)``);
+    in its own process on AWS that touches nothing else, so here the root logger's level and handlers are
+    restored afterwards. Host threads logging meanwhile land in the function's log: an accepted blur.
+    """
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, root.handlers[:]
+    root.handlers = [logging.StreamHandler(buffer)]
+    try:
+        yield
+    finally:
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
+
+
 def _function_env(fn: Any) -> dict[str, str]:
     region = fn.region
     env = {
@@ -271,7 +289,7 @@ def run(fn: Any, event: Any) -> Invocation:
             zf.extractall(code_dir)
         logs = io.StringIO()
         context = LambdaContext(fn, int(getattr(fn, "timeout", 3) or 3))
-        with _environment(_function_env(fn)):
+        with _environment(_function_env(fn)), _function_logging(logs):
             try:
                 handler = _load_handler(fn, code_dir, shim)
                 with contextlib.redirect_stdout(logs):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import logging
 import textwrap
 import time
 import uuid
@@ -189,3 +191,26 @@ def test_handler_sleep_returns_at_once_and_leaves_the_emulated_clock(factory: An
     assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "slept"
     assert time.monotonic() - before_real < 5
     assert regional_state.now() - before_emulated < 5
+
+
+def test_handler_logging_stays_out_of_the_host_process(factory: Any, role: str) -> None:
+    code = (
+        "import logging\n\nLOG = logging.getLogger()\nLOG.setLevel(logging.INFO)\n\n"
+        "def handler(e, c):\n    LOG.info('inside the function')\n    return 'logged'\n"
+    )
+    lam = factory.client("lambda", REGION)
+    name = f"logger-{uuid.uuid4().hex[:6]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": package({"index.py": code})},
+    )
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    response = lam.invoke(FunctionName=name, LogType="Tail")
+    assert json.loads(response["Payload"].read()) == "logged"
+    # The function's root-level change and its records did not leak into this process.
+    assert (root.level, root.handlers) == (level, handlers)
+    assert "inside the function" in base64.b64decode(response.get("LogResult", "")).decode()
