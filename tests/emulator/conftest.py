@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,9 @@ import pytest
 from streamflix_dr.aws.clients import ClientFactory, Target
 from streamflix_dr.template import to_json
 from streamflix_dr_emulator import server
+
+# --import-mode=importlib does not put test folders on sys.path; api_support is shared by these tests.
+sys.path.insert(0, str(Path(__file__).parent))
 
 REGION = "us-east-1"
 PEER_REGION = "eu-west-2"
@@ -23,6 +28,12 @@ def emulator_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of the emulator started for this session."""
     with server.running() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def endpoint(emulator_endpoint: str) -> str:
+    """The session emulator's URL, under the name the service-API tests use."""
+    return emulator_endpoint
 
 
 @pytest.fixture

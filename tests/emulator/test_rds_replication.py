@@ -2,64 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from api_support import aws, error_of, uid
 from botocore.exceptions import ClientError
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from streamflix_dr_emulator import (
-    dataplane,
-    efs_replication,
-    elasticache_global,
-    rds_replication,
-    secrets_replication,
-)
 from streamflix_dr_emulator.client import DataPlaneClient
 
 PRIMARY = "eu-west-2"
 DR = "us-east-1"
-
-
-# Falls back to a private server when E1's session fixture `emulator_endpoint` is not there.
-@pytest.fixture(scope="module")
-def endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
-    try:
-        yield request.getfixturevalue("emulator_endpoint")
-        return
-    except pytest.FixtureLookupError:
-        pass
-    for module in (efs_replication, elasticache_global, secrets_replication, rds_replication, dataplane):
-        module.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def aws(endpoint: str, service: str, region: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def uid(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 def make_db(endpoint: str, region: str = PRIMARY) -> dict[str, Any]:
