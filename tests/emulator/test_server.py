@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from typing import Any
 
 import boto3
@@ -37,14 +36,11 @@ def test_endpoint_answers(emulator_endpoint: str) -> None:
     assert client(emulator_endpoint, "sts").get_caller_identity()["Account"] == "123456789012"
 
 
-def test_second_server_on_an_explicit_port_starts_fast_and_stops(emulator_endpoint: str) -> None:
+def test_second_server_on_an_explicit_port_answers_and_releases_it(emulator_endpoint: str) -> None:
     port = server._free_port()
-    started = time.monotonic()
     with server.running(port) as endpoint:
-        elapsed = time.monotonic() - started
         assert endpoint == f"http://127.0.0.1:{port}"
         client(endpoint, "cloudformation").describe_stacks()
-    assert elapsed < 3.0, f"emulator took {elapsed:.2f}s to start"
     with socket.socket() as s:  # the port is released on exit
         s.bind(("127.0.0.1", port))
 

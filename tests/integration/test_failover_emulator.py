@@ -164,9 +164,7 @@ def test_failover_with_primary_region_down(world: World, tmp_path: Path) -> None
         latency=latency,
         timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
     )
-    started = time.monotonic()
     result = runner.run()
-    elapsed = time.monotonic() - started
     assert result.succeeded, result.error
     statuses = {s.step: s.status.value for s in result.steps}
     assert statuses["fence-primary"] == "skipped"
@@ -202,7 +200,6 @@ def test_failover_with_primary_region_down(world: World, tmp_path: Path) -> None
     doc = build_report(result, kind="failover", rto_target_seconds=900)
     assert doc["rpo_seconds"]["rds"] is not None and doc["rpo_seconds"]["efs"] is not None
     assert doc["rto_modelled_seconds"] <= 600, doc["rto_modelled_seconds"]
-    assert elapsed < 30
 
 
 def test_failover_fences_a_primary_that_answers_and_rerun_is_a_no_op(world: World, tmp_path: Path) -> None:
