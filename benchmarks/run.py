@@ -95,13 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             samples["destroy"].append(gone)
     medians = {k: statistics.median(v) for k, v in samples.items() if v}
+    # Figures are quoted as ratios to the deploy measured in the same run: absolute seconds depend on the
+    # machine, the ratios much less.
+    base = medians.get("deploy")
+    ratios = {k: (v / base if base else None) for k, v in medians.items()}
     print(
         f"{'operation (both regions, emulator)':<36} {'median s':>9} {'min s':>7} {'max s':>7}",
+        f"{'x deploy':>8}",
         f" runs={args.runs}",
     )
     for name, values in samples.items():
         if values:
-            print(f"{name:<36} {medians[name]:>9.2f} {min(values):>7.2f} {max(values):>7.2f}")
+            ratio = ratios.get(name)
+            shown = f"{ratio:>9.2f}" if ratio is not None else f"{'-':>9}"
+            print(f"{name:<36} {medians[name]:>9.2f} {min(values):>7.2f} {max(values):>7.2f} {shown}")
         else:
             print(f"{name:<36} {'-':>9} {failures.get(name, '')[:300]}")
     if args.json:
@@ -112,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                     "env": args.env,
                     "runs": args.runs,
                     "median_seconds": medians,
+                    "ratio_to_deploy": ratios,
                     "failures": failures,
                     "samples": samples,
                 },
