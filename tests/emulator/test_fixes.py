@@ -833,3 +833,51 @@ def test_a_deleted_backup_plan_name_can_be_used_again(factory: Any) -> None:
     listed = backup.list_backup_plans(IncludeDeleted=True)["BackupPlansList"]
     assert {first, second} <= {p["BackupPlanId"] for p in listed}
     backup.delete_backup_plan(BackupPlanId=second)
+
+
+def test_cloudformation_encryption_settings_reach_dynamodb_and_ecr(stacks: Any) -> None:
+    template = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": []}},
+            },
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "TableName": "streamflix-sse-check",
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "SSESpecification": {
+                        "SSEEnabled": True,
+                        "SSEType": "KMS",
+                        "KMSMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]},
+                    },
+                },
+            },
+            "Repo": {
+                "Type": "AWS::ECR::Repository",
+                "Properties": {
+                    "RepositoryName": "streamflix-enc-check",
+                    "EncryptionConfiguration": {
+                        "EncryptionType": "KMS",
+                        "KmsKey": {"Fn::GetAtt": ["Key", "Arn"]},
+                    },
+                },
+            },
+        },
+        "Outputs": {"KeyArn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}}},
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack)
+    key_arn = stacks.outputs(stack["StackName"])["KeyArn"]
+    sse = stacks.factory.client("dynamodb", "us-east-1").describe_table(TableName="streamflix-sse-check")[
+        "Table"
+    ]["SSEDescription"]
+    assert (sse["Status"], sse["SSEType"], sse["KMSMasterKeyArn"]) == ("ENABLED", "KMS", key_arn)
+    repo = stacks.factory.client("ecr", "us-east-1").describe_repositories(
+        repositoryNames=["streamflix-enc-check"]
+    )["repositories"][0]
+    assert repo["encryptionConfiguration"] == {"encryptionType": "KMS", "kmsKey": key_arn}
+    stacks.delete(stack["StackName"])

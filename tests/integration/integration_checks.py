@@ -295,7 +295,8 @@ def ecr_repository(res: Res) -> None:
     repo = res.client("ecr").describe_repositories(repositoryNames=[res.physical_id])["repositories"][0]
     if res.shows("EncryptionConfiguration"):
         enc = repo.get("encryptionConfiguration", {})
-        assert enc.get("encryptionType") in ("KMS", "AES256"), enc
+        assert enc.get("encryptionType") == "KMS", enc
+        assert _kms_matches(enc.get("kmsKey"), res.outputs[Output.KMS_KEY_ARN]), enc
 
 
 def ecr_replication(res: Res) -> None:
@@ -309,8 +310,9 @@ def dynamodb_table(res: Res) -> None:
     table = ddb.describe_table(TableName=res.physical_id)["Table"]
     assert table["TableName"] == res.outputs[Output.JOURNAL_TABLE_NAME]
     sse = table.get("SSEDescription", {})
-    if res.props.get("SSESpecification") and res.shows("SSESpecification"):
-        assert sse.get("Status") in ("ENABLED", "ENABLING"), sse
+    if res.shows("SSESpecification"):
+        assert sse.get("Status") in ("ENABLED", "ENABLING") and sse.get("SSEType") == "KMS", sse
+        assert _kms_matches(sse.get("KMSMasterKeyArn"), res.outputs[Output.KMS_KEY_ARN]), sse
 
 
 # ---------------------------------------------------------------- compute, traffic
@@ -582,10 +584,6 @@ EMULATOR_CANNOT_SHOW: dict[str, str] = {}
 # Reviewed: properties a resource has on AWS that the emulator's CloudFormation models drop, so the
 # describe call cannot show them. The resource itself is still checked; on real AWS these are asserted.
 EMULATOR_PROPERTY_GAPS: dict[str, str] = {
-    "AWS::ECR::Repository.EncryptionConfiguration": (
-        "moto's Repository model does not return the CFN EncryptionConfiguration from DescribeRepositories"
-    ),
-    "AWS::DynamoDB::Table.SSESpecification": "moto's Table model ignores SSESpecification",
     "AWS::ECS::TaskDefinition.Volumes": (
         "moto's TaskDefinition model camel-cases EFSVolumeConfiguration wrongly and drops "
         "RequiresCompatibilities"

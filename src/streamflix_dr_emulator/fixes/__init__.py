@@ -20,6 +20,7 @@ FIX_MODULES: tuple[str, ...] = (
     "deletes",
     "elbv2",
     "properties",
+    "encryption",
     "ecr",
     "backup",
 )
