@@ -5,6 +5,7 @@ Every check reads the DR region only, so readiness answers while the primary reg
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -630,51 +631,61 @@ def check_alarms(ctx: CheckContext) -> list[Finding]:
     ]
 
 
+def _exists(
+    ctx: CheckContext, check_id: str, resource: str, describe: Callable[[], Any], *, found: str, fix: str
+) -> Finding:
+    """PASS when ``describe()`` answers, FAIL with the AWS error otherwise."""
+    try:
+        describe()
+    except ClientError as e:
+        return _f(ctx, check_id, resource, Status.FAIL, f"missing ({_err(e)})", fix)
+    return _f(ctx, check_id, resource, Status.PASS, found)
+
+
 def check_automation(ctx: CheckContext) -> list[Finding]:
     t = ctx.target
     out = []
     if not t.state_machine_arn:
         out += _missing(ctx, "AUTO001", "the failover state machine", Output.FAILOVER_STATE_MACHINE_ARN)
     else:
-        try:
-            ctx.client("stepfunctions").describe_state_machine(stateMachineArn=t.state_machine_arn)
-            out.append(_f(ctx, "AUTO001", t.state_machine_arn, Status.PASS, "state machine exists"))
-        except ClientError as e:
-            out.append(
-                _f(
-                    ctx,
-                    "AUTO001",
-                    t.state_machine_arn,
-                    Status.FAIL,
-                    f"missing ({_err(e)})",
-                    "deploy the DR stack's full phase",
-                )
+        sfn = ctx.client("stepfunctions")
+        out.append(
+            _exists(
+                ctx,
+                "AUTO001",
+                t.state_machine_arn,
+                lambda: sfn.describe_state_machine(stateMachineArn=t.state_machine_arn),
+                found="state machine exists",
+                fix="deploy the DR stack's full phase",
             )
-    for fn in t.function_names:
-        try:
-            ctx.client("lambda").get_function(FunctionName=fn)
-            out.append(_f(ctx, "AUTO002", fn, Status.PASS, "function exists"))
-        except ClientError as e:
-            out.append(
-                _f(ctx, "AUTO002", fn, Status.FAIL, f"missing ({_err(e)})", "deploy the DR full phase")
+        )
+    if t.function_names:
+        lam = ctx.client("lambda")
+        out += [
+            _exists(
+                ctx,
+                "AUTO002",
+                fn,
+                functools.partial(lam.get_function, FunctionName=fn),
+                found="function exists",
+                fix="deploy the DR full phase",
             )
+            for fn in t.function_names
+        ]
     if not t.journal_table:
         out += _missing(ctx, "AUTO003", "the journal table", Output.JOURNAL_TABLE_NAME)
     else:
-        try:
-            ctx.client("dynamodb").describe_table(TableName=t.journal_table)
-            out.append(_f(ctx, "AUTO003", t.journal_table, Status.PASS, "journal table exists"))
-        except ClientError as e:
-            out.append(
-                _f(
-                    ctx,
-                    "AUTO003",
-                    t.journal_table,
-                    Status.FAIL,
-                    f"missing ({_err(e)})",
-                    "deploy the DR stack",
-                )
+        ddb = ctx.client("dynamodb")
+        out.append(
+            _exists(
+                ctx,
+                "AUTO003",
+                t.journal_table,
+                lambda: ddb.describe_table(TableName=t.journal_table),
+                found="journal table exists",
+                fix="deploy the DR stack",
             )
+        )
     return out
 
 
