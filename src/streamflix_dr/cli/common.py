@@ -24,6 +24,25 @@ class AppContext:
     emulator: bool
 
 
+def stack_operation_options(timeout_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--poll-interval and --timeout-minutes, shared by the commands that wait on stack operations."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option(
+            "--timeout-minutes", type=click.IntRange(1, 720), default=None, help=timeout_help
+        )(func)
+        return click.option(
+            "--poll-interval",
+            type=click.FloatRange(0.05, 60),
+            default=10.0,
+            show_default=True,
+            envvar="STREAMFLIX_DR_POLL_INTERVAL",
+            help="Seconds between stack status/event polls.",
+        )(func)
+
+    return decorate
+
+
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --profile/--endpoint-url/--emulator and pass ``app: AppContext`` to the command."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from streamflix_dr.cli.common import AppContext, target_options
+from streamflix_dr.cli.common import AppContext, stack_operation_options, target_options
 from streamflix_dr.config import load_environment
 from streamflix_dr.deploy.orchestrator import Timeouts, deploy
 from streamflix_dr.deploy.plan import Plan, StageResult
@@ -54,19 +54,8 @@ def render_stage(stage: StageResult) -> str:
     show_default=True,
     help="Where <region>.json and flat-outputs.json are written.",
 )
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(0.05, 60),
-    default=10.0,
-    show_default=True,
-    envvar="STREAMFLIX_DR_POLL_INTERVAL",
-    help="Seconds between stack status/event polls.",
-)
-@click.option(
-    "--timeout-minutes",
-    type=click.IntRange(1, 720),
-    default=None,
-    help="Bound on each stack operation [default: 90; 240 for the DR phase that creates the replica].",
+@stack_operation_options(
+    "Bound on each stack operation [default: 90; 240 for the DR phase that creates the replica]."
 )
 @target_options
 def command(

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from streamflix_dr.cli.common import AppContext, target_options
+from streamflix_dr.cli.common import AppContext, stack_operation_options, target_options
 from streamflix_dr.cli.deploy import render_event
 from streamflix_dr.config import load_environment
 from streamflix_dr.deploy.destroy import DestroyPlan, destroy
@@ -28,20 +28,7 @@ def render_destroy_plan(plan: DestroyPlan) -> str:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (progress on stderr)."
 )
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(0.05, 60),
-    default=10.0,
-    show_default=True,
-    envvar="STREAMFLIX_DR_POLL_INTERVAL",
-    help="Seconds between stack status/event polls.",
-)
-@click.option(
-    "--timeout-minutes",
-    type=click.IntRange(1, 720),
-    default=None,
-    help="Bound on each stack deletion [default: 120].",
-)
+@stack_operation_options("Bound on each stack deletion [default: 120].")
 @target_options
 def command(
     *,
