@@ -881,3 +881,72 @@ def test_cloudformation_encryption_settings_reach_dynamodb_and_ecr(stacks: Any) 
     )["repositories"][0]
     assert repo["encryptionConfiguration"] == {"encryptionType": "KMS", "kmsKey": key_arn}
     stacks.delete(stack["StackName"])
+
+
+def test_ecs_cluster_settings_tags_and_task_definition_efs_volume_reach_the_service(stacks: Any) -> None:
+    volume = {
+        "Name": "media",
+        "EFSVolumeConfiguration": {
+            "FilesystemId": "fs-12345678",
+            "TransitEncryption": "ENABLED",
+            "AuthorizationConfig": {"AccessPointId": "fsap-1234567890abcdef0", "IAM": "ENABLED"},
+        },
+    }
+
+    def template(image: str) -> dict[str, Any]:
+        return {
+            "Resources": {
+                "Cluster": {
+                    "Type": "AWS::ECS::Cluster",
+                    "Properties": {
+                        "ClusterName": "streamflix-ecs-fix",
+                        "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}],
+                        "Tags": [{"Key": "Environment", "Value": "test"}],
+                    },
+                },
+                "Task": {
+                    "Type": "AWS::ECS::TaskDefinition",
+                    "Properties": {
+                        "Family": "streamflix-ecs-fix",
+                        "RequiresCompatibilities": ["FARGATE"],
+                        "NetworkMode": "awsvpc",
+                        "Cpu": "512",
+                        "Memory": "1024",
+                        "Volumes": [volume],
+                        "ContainerDefinitions": [{"Name": "app", "Image": image}],
+                    },
+                },
+            }
+        }
+
+    stack = stacks.create(template("app:1"))
+    stacks.assert_status(stack)
+    ecs = stacks.factory.client("ecs", "us-east-1")
+    cluster = ecs.describe_clusters(clusters=["streamflix-ecs-fix"], include=["SETTINGS", "TAGS"])[
+        "clusters"
+    ][0]
+    assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    assert cluster["tags"] == [{"key": "Environment", "value": "test"}]
+    td = ecs.describe_task_definition(taskDefinition="streamflix-ecs-fix")["taskDefinition"]
+    assert (td["requiresCompatibilities"], td["networkMode"], td["cpu"]) == (["FARGATE"], "awsvpc", "512")
+    # rootDirectory defaults to "/" (the file system's root), which an access point requires anyway.
+    assert td["volumes"][0]["efsVolumeConfiguration"].pop("rootDirectory", "/") == "/"
+    assert td["volumes"] == [
+        {
+            "name": "media",
+            "efsVolumeConfiguration": {
+                "fileSystemId": "fs-12345678",
+                "transitEncryption": "ENABLED",
+                "authorizationConfig": {"accessPointId": "fsap-1234567890abcdef0", "iam": "ENABLED"},
+            },
+        }
+    ]
+    # An update registers a new revision with the same settings and deregisters the old one.
+    stacks.assert_status(stacks.update(stack["StackName"], template("app:2")), "UPDATE_COMPLETE")
+    td2 = ecs.describe_task_definition(taskDefinition="streamflix-ecs-fix")["taskDefinition"]
+    assert td2["revision"] == td["revision"] + 1
+    td2["volumes"][0]["efsVolumeConfiguration"].pop("rootDirectory", None)
+    assert td2["volumes"] == td["volumes"] and td2["containerDefinitions"][0]["image"] == "app:2"
+    old = ecs.describe_task_definition(taskDefinition=td["taskDefinitionArn"])["taskDefinition"]
+    assert old["status"] == "INACTIVE"
+    stacks.delete(stack["StackName"])

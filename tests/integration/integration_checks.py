@@ -359,20 +359,23 @@ def ecs_cluster(res: Res) -> None:
         "clusters"
     ][0]
     assert c["clusterName"] == res.outputs[Output.ECS_CLUSTER_NAME]
-    if res.shows("Tags"):
-        _assert_tags(res, _tags(c.get("tags"), "key", "value"))
+    settings = {s["name"]: s["value"] for s in c.get("settings", [])}
+    assert settings.get("containerInsights") == "enabled", settings
+    _assert_tags(res, _tags(c.get("tags"), "key", "value"))
 
 
 def task_definition(res: Res) -> None:
     td = res.client("ecs").describe_task_definition(taskDefinition=res.physical_id)["taskDefinition"]
-    assert td["family"] == f"streamflix-app-{res.env.suffix}" or td["family"], td["family"]
-    if not res.shows("Volumes"):
-        return
-    assert "FARGATE" in td.get("requiresCompatibilities", [])
+    assert td["family"] == f"streamflix-app-{res.env.suffix}", td["family"]
+    assert "FARGATE" in td.get("requiresCompatibilities", []) and td.get("networkMode") == "awsvpc", td
     efs = [v["efsVolumeConfiguration"] for v in td.get("volumes", []) if "efsVolumeConfiguration" in v]
     assert efs, "no EFS volume"
     assert efs[0]["fileSystemId"] == res.outputs[Output.FILE_SYSTEM_ID]
     assert efs[0].get("transitEncryption") == "ENABLED"
+    auth = efs[0].get("authorizationConfig", {})
+    assert (
+        auth.get("iam") == "ENABLED" and auth.get("accessPointId") == res.outputs[Output.ACCESS_POINT_ID]
+    ), auth
 
 
 def ecs_service(res: Res) -> None:
@@ -583,10 +586,4 @@ EMULATOR_CANNOT_SHOW: dict[str, str] = {}
 
 # Reviewed: properties a resource has on AWS that the emulator's CloudFormation models drop, so the
 # describe call cannot show them. The resource itself is still checked; on real AWS these are asserted.
-EMULATOR_PROPERTY_GAPS: dict[str, str] = {
-    "AWS::ECS::TaskDefinition.Volumes": (
-        "moto's TaskDefinition model camel-cases EFSVolumeConfiguration wrongly and drops "
-        "RequiresCompatibilities"
-    ),
-    "AWS::ECS::Cluster.Tags": "moto's Cluster model ignores Tags",
-}
+EMULATOR_PROPERTY_GAPS: dict[str, str] = {}

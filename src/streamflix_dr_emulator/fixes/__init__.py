@@ -21,6 +21,7 @@ FIX_MODULES: tuple[str, ...] = (
     "elbv2",
     "properties",
     "encryption",
+    "ecs",
     "ecr",
     "backup",
 )
