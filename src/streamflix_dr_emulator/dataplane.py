@@ -64,6 +64,7 @@ from streamflix_dr_emulator import (
     rds_replication,
     regional_state,
 )
+from streamflix_dr_emulator.cfn._common import patch_attr
 
 log = logging.getLogger(__name__)
 
@@ -587,7 +588,7 @@ def install() -> None:
             return wsgi_app(environ, start_response)
         return original_call(self, environ, start_response)
 
-    regional_state.patch(DomainDispatcherApplication, "__call__", __call__)
+    patch_attr(DomainDispatcherApplication, "__call__", __call__)
 
     original_action = BaseResponse.call_action
 
@@ -611,7 +612,7 @@ def install() -> None:
             return 503, headers, body
         return original_action(self)
 
-    regional_state.patch(BaseResponse, "call_action", call_action)
+    patch_attr(BaseResponse, "call_action", call_action)
 
     # moto's reset (``/moto-api/reset``, ``reset_backends``) ends in BackendDict.reset(): a clean
     # emulator must not keep data, a shifted clock or an outage from before.
@@ -623,5 +624,5 @@ def install() -> None:
         original_reset(cls)
         reset()
 
-    regional_state.patch(BackendDict, "reset", classmethod(reset_backends))
+    patch_attr(BackendDict, "reset", classmethod(reset_backends))
     _installed = True

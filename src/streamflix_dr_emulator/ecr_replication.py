@@ -23,7 +23,7 @@ from typing import Any
 from moto.ecr.exceptions import ImageAlreadyExistsException
 from moto.ecr.models import ECRBackend, ecr_backends
 
-from streamflix_dr_emulator.regional_state import patch
+from streamflix_dr_emulator.cfn._common import patch_attr
 
 log = logging.getLogger(__name__)
 
@@ -99,5 +99,5 @@ def install() -> None:
         replicate(self, repository_name, image, image_tag)
         return image
 
-    patch(ECRBackend, "put_image", put_image)
+    patch_attr(ECRBackend, "put_image", put_image)
     _installed = True

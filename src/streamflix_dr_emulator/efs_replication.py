@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamflix_dr_emulator import regional_state
+from streamflix_dr_emulator.cfn._common import patch_attr
 
 log = logging.getLogger(__name__)
 
@@ -456,16 +457,10 @@ def install() -> None:
     ):
         urls.url_paths.setdefault(path, urls.response.dispatch)
 
-    regional_state.patch(
-        EFSResponse, "create_replication_configuration", _api_create_replication_configuration
-    )
-    regional_state.patch(
-        EFSResponse, "describe_replication_configurations", _api_describe_replication_configurations
-    )
-    regional_state.patch(
-        EFSResponse, "delete_replication_configuration", _api_delete_replication_configuration
-    )
-    regional_state.patch(EFSResponse, "update_file_system_protection", _api_update_file_system_protection)
+    patch_attr(EFSResponse, "create_replication_configuration", _api_create_replication_configuration)
+    patch_attr(EFSResponse, "describe_replication_configurations", _api_describe_replication_configurations)
+    patch_attr(EFSResponse, "delete_replication_configuration", _api_delete_replication_configuration)
+    patch_attr(EFSResponse, "update_file_system_protection", _api_update_file_system_protection)
 
     original_info = FileSystem.info_json
 
@@ -478,7 +473,7 @@ def install() -> None:
         }
         return info
 
-    regional_state.patch(FileSystem, "info_json", info_json)
+    patch_attr(FileSystem, "info_json", info_json)
 
     original_delete = EFSBackend.delete_file_system
 
@@ -494,5 +489,5 @@ def install() -> None:
             )
         original_delete(self, file_system_id)
 
-    regional_state.patch(EFSBackend, "delete_file_system", delete_file_system)
+    patch_attr(EFSBackend, "delete_file_system", delete_file_system)
     _installed = True

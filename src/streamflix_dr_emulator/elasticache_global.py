@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamflix_dr_emulator import regional_state
+from streamflix_dr_emulator.cfn._common import patch_attr
 
 log = logging.getLogger(__name__)
 
@@ -468,11 +469,11 @@ def install() -> None:
     from moto.elasticache.models import ElastiCacheBackend  # noqa: PLC0415
     from moto.elasticache.responses import ElastiCacheResponse  # noqa: PLC0415
 
-    regional_state.patch(ElastiCacheResponse, "create_global_replication_group", _api_create)
-    regional_state.patch(ElastiCacheResponse, "describe_global_replication_groups", _api_describe)
-    regional_state.patch(ElastiCacheResponse, "failover_global_replication_group", _api_failover)
-    regional_state.patch(ElastiCacheResponse, "disassociate_global_replication_group", _api_disassociate)
-    regional_state.patch(ElastiCacheResponse, "delete_global_replication_group", _api_delete)
+    patch_attr(ElastiCacheResponse, "create_global_replication_group", _api_create)
+    patch_attr(ElastiCacheResponse, "describe_global_replication_groups", _api_describe)
+    patch_attr(ElastiCacheResponse, "failover_global_replication_group", _api_failover)
+    patch_attr(ElastiCacheResponse, "disassociate_global_replication_group", _api_disassociate)
+    patch_attr(ElastiCacheResponse, "delete_global_replication_group", _api_delete)
 
     original_create = ElastiCacheBackend.create_replication_group
 
@@ -489,7 +490,7 @@ def install() -> None:
             _add_secondary(self.account_id, self.region_name, rg, global_id)
             return rg
 
-    regional_state.patch(ElastiCacheBackend, "create_replication_group", create_replication_group)
+    patch_attr(ElastiCacheBackend, "create_replication_group", create_replication_group)
 
     original_delete = ElastiCacheBackend.delete_replication_group
 
@@ -503,5 +504,5 @@ def install() -> None:
             )
         return original_delete(self, replication_group_id, *args, **kwargs)
 
-    regional_state.patch(ElastiCacheBackend, "delete_replication_group", delete_replication_group)
+    patch_attr(ElastiCacheBackend, "delete_replication_group", delete_replication_group)
     _installed = True

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from streamflix_dr_emulator import regional_state
+from streamflix_dr_emulator.cfn._common import patch_attr
 
 log = logging.getLogger(__name__)
 
@@ -126,5 +127,5 @@ def install() -> None:
         log.info("RDS read replica %s/%s promoted (source was %s)", self.region_name, db_id, source_ref)
         return promoted
 
-    regional_state.patch(RDSBackend, "promote_read_replica", promote_read_replica)
+    patch_attr(RDSBackend, "promote_read_replica", promote_read_replica)
     _installed = True

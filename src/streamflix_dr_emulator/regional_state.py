@@ -79,8 +79,3 @@ def reset() -> None:
     with LOCK:
         _offset_seconds = 0.0
         _failed_regions.clear()
-
-
-def patch(owner: object, name: str, value: object) -> None:
-    """Set ``owner.name`` (a class attribute of moto's) in-process; moto's files are never edited."""
-    setattr(owner, name, value)

@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 from streamflix_dr_emulator import regional_state
+from streamflix_dr_emulator.cfn._common import patch_attr
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,7 @@ def install() -> None:
     from moto.secretsmanager.models import FakeSecret  # noqa: PLC0415
     from moto.secretsmanager.responses import SecretsManagerResponse  # noqa: PLC0415
 
-    regional_state.patch(
-        SecretsManagerResponse, "stop_replication_to_replica", _api_stop_replication_to_replica
-    )
+    patch_attr(SecretsManagerResponse, "stop_replication_to_replica", _api_stop_replication_to_replica)
 
     original_to_dict = FakeSecret.to_dict
 
@@ -100,5 +99,5 @@ def install() -> None:
             result.setdefault("PrimaryRegion", self.region)
         return result
 
-    regional_state.patch(FakeSecret, "to_dict", to_dict)
+    patch_attr(FakeSecret, "to_dict", to_dict)
     _installed = True

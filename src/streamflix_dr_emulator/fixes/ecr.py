@@ -13,14 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamflix_dr_emulator.cfn._common import patch_attr
+from streamflix_dr_emulator.cfn._common import patch_attr, to_bool
 
 _installed = False
-
-
-def _flag(value: Any) -> bool:
-    # CloudFormation turns the strings "true"/"false" of a Ref'd parameter into booleans.
-    return value is True or str(value).lower() == "true"
 
 
 def install() -> None:
@@ -42,7 +37,7 @@ def install() -> None:
         **kwargs: Any,
     ) -> Any:
         repo = original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        repo.empty_on_delete = _flag(cloudformation_json.get("Properties", {}).get("EmptyOnDelete", False))
+        repo.empty_on_delete = to_bool(cloudformation_json.get("Properties", {}).get("EmptyOnDelete")) is True
         return repo
 
     def update(  # noqa: PLR0917 - moto's signature
@@ -56,7 +51,7 @@ def install() -> None:
         repo = original_update(
             cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
         )
-        repo.empty_on_delete = _flag(cloudformation_json.get("Properties", {}).get("EmptyOnDelete", False))
+        repo.empty_on_delete = to_bool(cloudformation_json.get("Properties", {}).get("EmptyOnDelete")) is True
         return repo
 
     def delete(self: Any, account_id: str, region_name: str) -> None:

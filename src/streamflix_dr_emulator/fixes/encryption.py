@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamflix_dr_emulator.cfn._common import patch_attr
+from streamflix_dr_emulator.cfn._common import patch_attr, to_bool
 
 _installed = False
 
@@ -29,7 +29,7 @@ def dynamodb_sse(spec: dict[str, Any] | None) -> dict[str, Any] | None:
         return spec
     out = {k: v for k, v in spec.items() if k != "SSEEnabled"}
     if "SSEEnabled" in spec:
-        out["Enabled"] = spec["SSEEnabled"] is True or str(spec["SSEEnabled"]).lower() == "true"
+        out["Enabled"] = to_bool(spec["SSEEnabled"]) is True
     return out
 
 

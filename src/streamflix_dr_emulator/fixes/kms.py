@@ -15,7 +15,7 @@ import json
 import logging
 from typing import Any
 
-from streamflix_dr_emulator.cfn._common import patch_attr
+from streamflix_dr_emulator.cfn._common import patch_attr, to_bool
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def install() -> None:
             backend.put_key_policy(key_id, policy_string(props["KeyPolicy"]))
         if "Description" in props:
             backend.update_key_description(key_id, props["Description"])
-        if str(props.get("EnableKeyRotation", False)).lower() == "true":
+        if to_bool(props.get("EnableKeyRotation")) is True:
             backend.enable_key_rotation(key_id)
         else:
             backend.disable_key_rotation(key_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamflix_dr_emulator.cfn._common import patch_attr
+from streamflix_dr_emulator.cfn._common import patch_attr, to_bool
 
 _installed = False
 
@@ -31,9 +31,7 @@ def install() -> None:
         backend = s3_backends[account_id][get_partition(region_name)]
         block = props.get("PublicAccessBlockConfiguration")
         if block:
-            backend.put_public_access_block(
-                bucket.name, {k: str(v).lower() == "true" for k, v in block.items()}
-            )
+            backend.put_public_access_block(bucket.name, {k: to_bool(v) is True for k, v in block.items()})
         versioning = (props.get("VersioningConfiguration") or {}).get("Status")
         if versioning:
             backend.put_bucket_versioning(bucket.name, versioning)

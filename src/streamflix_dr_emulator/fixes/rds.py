@@ -18,7 +18,7 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
-from streamflix_dr_emulator.cfn._common import patch_attr
+from streamflix_dr_emulator.cfn._common import patch_attr, to_bool
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def install() -> None:
         for flag in ("multi_az", "deletion_protection"):
             # CFN Booleans often arrive as "true"/"false" from a String parameter; "false" is truthy.
             if flag in db_kwargs:
-                db_kwargs[flag] = str(db_kwargs[flag]).lower() == "true"
+                db_kwargs[flag] = to_bool(db_kwargs[flag]) is True
         if db_kwargs:
             backend = rds_backends[account_id][region_name]
             backend.modify_db_instance(original_resource.db_instance_identifier, db_kwargs)
