@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from integration_support import EMULATOR_ONLY, Deployment, emulator_timeouts
 
-from streamflix_dr.constants import Output, Role, StepId, stack_name
+from streamflix_dr.constants import Output, StepId
 from streamflix_dr.deploy.destroy import destroy
 from streamflix_dr.deploy.orchestrator import deploy
 
@@ -31,12 +30,6 @@ class Cloud:
     factory: Any
     endpoint: str
     dr_outputs: dict[str, str]
-    primary_outputs: dict[str, str]
-
-
-def _outputs(factory: Any, region: str, name: str) -> dict[str, str]:
-    stack = factory.client("cloudformation", region).describe_stacks(StackName=name)["Stacks"][0]
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +39,7 @@ def cloud(target: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     assert target.endpoint
     env = dataclasses.replace(target.env, suffix="incloud")
-    deploy(
+    result = deploy(
         env,
         target.factory,
         confirm=lambda _p: True,
@@ -59,8 +52,7 @@ def cloud(target: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Itera
         env,
         target.factory,
         target.endpoint,
-        _outputs(target.factory, env.dr_region, stack_name(Role.DR, env.suffix)),
-        _outputs(target.factory, env.primary_region, stack_name(Role.PRIMARY, env.suffix)),
+        result.outputs[env.dr_region],
     )
     DataPlaneClient(target.endpoint).restore_region(env.primary_region)
     destroy(env, target.factory, confirm=lambda _p: True, timeouts=emulator_timeouts())
@@ -101,7 +93,7 @@ def test_readiness_function_publishes_the_metric_the_alarm_watches(cloud: Cloud)
     assert "ReadinessFailures" in names
 
 
-def test_state_machine_steps_fail_over_from_the_deployed_code(cloud: Cloud, tmp_path: Path) -> None:
+def test_state_machine_steps_fail_over_from_the_deployed_code(cloud: Cloud) -> None:
     from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
 
     dr, factory = cloud.env.dr_region, cloud.factory
