@@ -64,6 +64,8 @@ class Param:
     DR_FILE_SYSTEM_ID: Final = "DrFileSystemId"
     DR_KMS_KEY_ARN: Final = "DrKmsKeyArn"
     DR_BACKUP_VAULT_ARN: Final = "DrBackupVaultArn"
+    # Primary only, required with DNS: the DR stack's FailoverPinAlarmName output (the DNS pin's alarm).
+    DR_FAILOVER_PIN_ALARM_NAME: Final = "DrFailoverPinAlarmName"
     EFS_REPLICATION_OVERWRITE_PROTECTION: Final = "EfsReplicationOverwriteProtection"
     REDIS_NODE_TYPE: Final = "RedisNodeType"
     REDIS_ENGINE_VERSION: Final = "RedisEngineVersion"
@@ -71,6 +73,9 @@ class Param:
     ENABLE_GLOBAL_DATASTORE: Final = "EnableGlobalDatastore"
     GLOBAL_DATASTORE_ID: Final = "GlobalDatastoreId"
     IMAGE_TAG: Final = "ImageTag"
+    # 'true' only when ImageTag is in BOTH regions' repositories (deploy checks ecr:DescribeImages); while
+    # 'false' the service has DesiredCount 0 and its scalable target Min=Max=0.
+    APP_IMAGE_AVAILABLE: Final = "AppImageAvailable"
     CONTAINER_PORT: Final = "ContainerPort"
     TASK_CPU: Final = "TaskCpu"
     TASK_MEMORY: Final = "TaskMemory"
@@ -123,6 +128,26 @@ class Output:
     FAILOVER_FUNCTION_NAME: Final = "FailoverFunctionName"
     READINESS_FUNCTION_NAME: Final = "ReadinessFunctionName"
     PRIMARY_HEALTH_ALARM_NAME: Final = "PrimaryHealthAlarmName"
+    # DR stack, every phase: the alarm on StreamFlixDR/FailoverPin (Environment=<suffix>) in the DR region.
+    # Failing over puts 1 (the primary's failover record turns unhealthy), failing back puts 0.
+    FAILOVER_PIN_ALARM_NAME: Final = "FailoverPinAlarmName"
+    # Primary: the no-ingress security group the fence swaps onto the old primary DB.
+    DB_FENCE_SECURITY_GROUP_ID: Final = "DbFenceSecurityGroupId"
+    # Primary with DNS: the CALCULATED check (HealthCheck AND the pin) that the PRIMARY record uses.
+    PRIMARY_ROUTING_HEALTH_CHECK_ID: Final = "PrimaryRoutingHealthCheckId"
+
+
+# Which stack output feeds which parameter of the next stack operation (deploy passes them; the orchestrator
+# reads this table). (source role, output) -> parameter of the other role's stack.
+PEER_PARAMETERS: Final[dict[tuple[Role, str], str]] = {
+    (Role.DR, Output.FILE_SYSTEM_ID): Param.DR_FILE_SYSTEM_ID,
+    (Role.DR, Output.KMS_KEY_ARN): Param.DR_KMS_KEY_ARN,
+    (Role.DR, Output.BACKUP_VAULT_ARN): Param.DR_BACKUP_VAULT_ARN,
+    (Role.DR, Output.FAILOVER_PIN_ALARM_NAME): Param.DR_FAILOVER_PIN_ALARM_NAME,
+    (Role.PRIMARY, Output.DB_INSTANCE_ARN): Param.PRIMARY_DB_ARN,
+    (Role.PRIMARY, Output.HEALTH_CHECK_ID): Param.PRIMARY_HEALTH_CHECK_ID,
+    (Role.PRIMARY, Output.GLOBAL_DATASTORE_ID): Param.GLOBAL_DATASTORE_ID,
+}
 
 
 _COMMON_OUTPUTS: Final = (
@@ -150,9 +175,10 @@ _COMMON_OUTPUTS: Final = (
 # (role, phase) -> the outputs that must exist unconditionally in that stack.
 # Conditional ones (GlobalDatastoreId, HealthCheckId) are checked by the code that needs them.
 OUTPUTS_BY_ROLE: Final[dict[tuple[Role, Phase], tuple[str, ...]]] = {
-    (Role.DR, Phase.BASE): _COMMON_OUTPUTS,
+    (Role.DR, Phase.BASE): (*_COMMON_OUTPUTS, Output.FAILOVER_PIN_ALARM_NAME),
     (Role.PRIMARY, Phase.FULL): (
         *_COMMON_OUTPUTS,
+        Output.DB_FENCE_SECURITY_GROUP_ID,
         Output.DB_INSTANCE_IDENTIFIER,
         Output.DB_INSTANCE_ARN,
         Output.DB_ENDPOINT_ADDRESS,
@@ -170,6 +196,7 @@ OUTPUTS_BY_ROLE: Final[dict[tuple[Role, Phase], tuple[str, ...]]] = {
         Output.FAILOVER_FUNCTION_NAME,
         Output.READINESS_FUNCTION_NAME,
         Output.PRIMARY_HEALTH_ALARM_NAME,
+        Output.FAILOVER_PIN_ALARM_NAME,
     ),
 }
 

@@ -13,6 +13,27 @@ def _has(p: dict[str, Any], key: str) -> bool:
     return key in p and p[key] not in (None, "")
 
 
+# A Global Datastore secondary (ReplicationGroup with GlobalReplicationGroupId) inherits its encryption at
+# rest and in transit from the global group, whose primary member this rule checks. CreateReplicationGroup
+# refuses these properties on a secondary with InvalidParameterCombination ("Cannot use the given parameters
+# when creating new replication group in an existing global replication group"; terraform-provider-aws marks
+# them ConflictsWith global_replication_group_id). A secondary passes without them; setting one is a finding.
+GDS_INHERITED_AT_REST = ("AtRestEncryptionEnabled",)
+GDS_INHERITED_IN_TRANSIT = ("TransitEncryptionEnabled", "TransitEncryptionMode")
+# S3 server-side encryption with a KMS key (SSE-KMS or DSSE-KMS); AES256 is SSE-S3, an AWS-owned key.
+_KMS_SSE = ("aws:kms", "aws:kms:dsse")
+_GDS_REFUSED = "a Global Datastore secondary inherits {prop} from the global group; AWS refuses it here"
+
+
+def _s3_kms_problem(rules: Any) -> str | None:
+    for rule in rules if isinstance(rules, list) else []:
+        default = rule.get("ServerSideEncryptionByDefault") if isinstance(rule, dict) else None
+        algorithm = default.get("SSEAlgorithm") if isinstance(default, dict) else None
+        if isinstance(algorithm, str) and algorithm not in _KMS_SSE:
+            return f"SSEAlgorithm {algorithm} is not a KMS key (use aws:kms with KMSMasterKeyID)"
+    return None
+
+
 def _at_rest_problems(rtype: str, p: dict[str, Any]) -> list[tuple[str, str]]:
     """(property, problem) pairs for a resource's at-rest settings."""
     out: list[tuple[str, str]] = []
@@ -37,14 +58,24 @@ def _at_rest_problems(rtype: str, p: dict[str, Any]) -> list[tuple[str, str]]:
         if not _has(p, "KmsKeyId"):
             out.append(("KmsKeyId", "KmsKeyId must name a customer managed key"))
     elif rtype == "AWS::ElastiCache::ReplicationGroup":
-        # A Global Datastore secondary inherits encryption from the global group.
-        if not _has(p, "GlobalReplicationGroupId") and not c.is_true(p.get("AtRestEncryptionEnabled")):
+        if _has(p, "GlobalReplicationGroupId"):
+            out.extend(
+                (
+                    prop,
+                    _GDS_REFUSED.format(prop=prop),
+                )
+                for prop in GDS_INHERITED_AT_REST
+                if prop in p
+            )
+        elif not c.is_true(p.get("AtRestEncryptionEnabled")):
             out.append(("AtRestEncryptionEnabled", "AtRestEncryptionEnabled must be true"))
     elif rtype == "AWS::S3::Bucket":
         sse = p.get("BucketEncryption", {})
         rules = sse.get("ServerSideEncryptionConfiguration") if isinstance(sse, dict) else None
         if not rules:
             out.append(("BucketEncryption", "BucketEncryption.ServerSideEncryptionConfiguration must be set"))
+        elif problem := _s3_kms_problem(rules):
+            out.append(("BucketEncryption", problem))
     elif rtype == "AWS::SNS::Topic":
         if not _has(p, "KmsMasterKeyId"):
             out.append(("KmsMasterKeyId", "KmsMasterKeyId must be set"))
@@ -68,6 +99,8 @@ def _at_rest_problems(rtype: str, p: dict[str, Any]) -> list[tuple[str, str]]:
 _AT_REST_FIX = {
     "KmsKeyId": "reference the stack's KMS key (e.g. !GetAtt KmsKey.Arn)",
     "KmsMasterKeyId": "reference the stack's KMS key (e.g. !Ref KmsKey)",
+    "BucketEncryption": "use SSEAlgorithm aws:kms with KMSMasterKeyID (the stack's key); where AWS allows "
+    "only SSE-S3 (ALB access logs), suppress E9101 on that bucket with the reason",
 }
 
 
@@ -78,7 +111,8 @@ class DrEncryptionAtRest(CloudFormationLintRule):
     shortdesc = "Data stores are encrypted at rest"
     description = (
         "RDS (StorageEncrypted + KmsKeyId; replicas KmsKeyId), EFS (Encrypted + KmsKeyId), ElastiCache "
-        "(AtRestEncryptionEnabled), S3 (BucketEncryption), SNS/SQS (KmsMasterKeyId), CloudWatch Logs "
+        "(AtRestEncryptionEnabled; a Global Datastore secondary inherits it and must not set it), S3 "
+        "(BucketEncryption with a KMS key), SNS/SQS (KmsMasterKeyId), CloudWatch Logs "
         "(KmsKeyId), DynamoDB (SSE KMS) and Secrets Manager (KmsKeyId) must be encrypted at rest in "
         "every condition combination under which they are created."
     )
@@ -99,7 +133,11 @@ class DrEncryptionAtRest(CloudFormationLintRule):
                 ]
 
             for (prop, problem), when in c.problems_by_scenario(cfn, name, res, check):
-                fix = _AT_REST_FIX.get(prop, f"set {prop}")
+                fix = (
+                    f"remove {prop} (inherited from the Global Datastore)"
+                    if "Global Datastore secondary" in problem
+                    else _AT_REST_FIX.get(prop, f"set {prop}")
+                )
                 matches.append(
                     RuleMatch(
                         ["Resources", name, "Properties", prop],
@@ -146,7 +184,18 @@ def _in_transit_problems(
                     "use Protocol: HTTPS with Certificates, or make the HTTP listener redirect to HTTPS",
                 )
             )
-    elif rtype == "AWS::ElastiCache::ReplicationGroup" and not _has(p, "GlobalReplicationGroupId"):
+    elif rtype == "AWS::ElastiCache::ReplicationGroup" and _has(p, "GlobalReplicationGroupId"):
+        # Inherited from the Global Datastore (see GDS_INHERITED_AT_REST): refused on a secondary.
+        out.extend(
+            (
+                [prop],
+                _GDS_REFUSED.format(prop=prop),
+                f"remove {prop}",
+            )
+            for prop in GDS_INHERITED_IN_TRANSIT
+            if prop in p
+        )
+    elif rtype == "AWS::ElastiCache::ReplicationGroup":
         if not c.is_true(p.get("TransitEncryptionEnabled")):
             out.append(
                 (["TransitEncryptionEnabled"], "TransitEncryptionEnabled must be true", "set it to true")
@@ -226,7 +275,8 @@ class DrEncryptionInTransit(CloudFormationLintRule):
     shortdesc = "Listeners and data stores are encrypted in transit"
     description = (
         "ALB listeners are HTTPS (or HTTP that only redirects to HTTPS); ElastiCache has "
-        "TransitEncryptionEnabled with mode required; ECS EFS volumes use TransitEncryption; PostgreSQL "
+        "TransitEncryptionEnabled with mode required (a Global Datastore secondary inherits both and must "
+        "not set them); ECS EFS volumes use TransitEncryption; PostgreSQL "
         "parameter groups force SSL; S3 buckets and EFS file systems deny aws:SecureTransport false."
     )
     source_url = (

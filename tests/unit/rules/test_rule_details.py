@@ -113,8 +113,20 @@ Resources:
         ),
         ("AtRestEncryptionEnabled: true", False),
         ("GlobalReplicationGroupId: sgaui-x", True),  # a Global Datastore secondary inherits both
+        # ...and AWS refuses them on a secondary (InvalidParameterCombination): setting one is a finding.
+        ("GlobalReplicationGroupId: sgaui-x\n      AtRestEncryptionEnabled: true", False),
+        ("GlobalReplicationGroupId: sgaui-x\n      TransitEncryptionEnabled: true", False),
+        ("GlobalReplicationGroupId: sgaui-x\n      TransitEncryptionMode: required", False),
     ],
-    ids=["encrypted", "preferred-mode", "no-transit", "global-secondary"],
+    ids=[
+        "encrypted",
+        "preferred-mode",
+        "no-transit",
+        "global-secondary",
+        "secondary-at-rest-set",
+        "secondary-transit-set",
+        "secondary-mode-set",
+    ],
 )
 def test_elasticache_transit(props: str, ok: bool) -> None:
     text = f"""
@@ -151,7 +163,12 @@ def test_tag_property_comes_from_the_schemas() -> None:
     assert tag_property("AWS::Backup::BackupVault") == "BackupVaultTags"
     assert tag_property("AWS::EFS::FileSystem") == "FileSystemTags"
     assert tag_property("AWS::SNS::Topic") == "Tags"
-    assert tag_property("AWS::ElasticLoadBalancingV2::Listener") is None
+    # Taggable in cfn-lint 1.58's schemas (untaggable in 1.51's): the rule follows the schemas it runs with.
+    assert tag_property("AWS::ElasticLoadBalancingV2::Listener") == "Tags"
+    assert tag_property("AWS::ElastiCache::GlobalReplicationGroup") == "Tags"
+    assert tag_property("AWS::ApplicationAutoScaling::ScalableTarget") == "Tags"
+    assert tag_property("AWS::CloudWatch::Dashboard") == "Tags"
+    assert tag_property("AWS::Logs::MetricFilter") is None
     assert tag_property("AWS::EC2::SecurityGroupIngress") is None
     assert tag_property("Custom::EmptyBucket") is None
 
@@ -348,3 +365,44 @@ Resources:
     assert not [m for m in lint_text(text) if m.rule.id == "E9401"]
     unsuppressed = text.replace("      cfn-lint: {config: {ignore_checks: [E9401]}}\n", "      note: x\n")
     assert len([m for m in lint_text(unsuppressed) if m.rule.id == "E9401"]) == 2
+
+
+def test_secondary_finding_names_the_inherited_property() -> None:
+    text = """
+Resources:
+  Redis:
+    Type: AWS::ElastiCache::ReplicationGroup
+    Properties:
+      ReplicationGroupDescription: x
+      GlobalReplicationGroupId: sgaui-x
+      AtRestEncryptionEnabled: true
+"""
+    assert messages("DrEncryptionAtRest", text) == [
+        "AWS::ElastiCache::ReplicationGroup Redis: a Global Datastore secondary inherits "
+        "AtRestEncryptionEnabled from the global group; AWS refuses it here. Fix: remove "
+        "AtRestEncryptionEnabled (inherited from the Global Datastore)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "ok"),
+    [
+        ("{SSEAlgorithm: AES256}", False),
+        ("{SSEAlgorithm: 'aws:kms', KMSMasterKeyID: alias/x}", True),
+        ("{SSEAlgorithm: 'aws:kms:dsse', KMSMasterKeyID: alias/x}", True),
+    ],
+    ids=["sse-s3", "sse-kms", "dsse-kms"],
+)
+def test_s3_bucket_needs_a_kms_key(algorithm: str, ok: bool) -> None:
+    text = f"""
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketEncryption:
+        ServerSideEncryptionConfiguration: [{{ServerSideEncryptionByDefault: {algorithm}}}]
+"""
+    found = messages("DrEncryptionAtRest", text)
+    assert (found == []) is ok, found
+    if not ok:
+        assert "AES256 is not a KMS key" in found[0]

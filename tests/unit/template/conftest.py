@@ -16,6 +16,7 @@ ACCOUNT = "123456789012"
 PRIMARY_DB_ARN = f"arn:aws:rds:{PRIMARY_REGION}:{ACCOUNT}:db:streamflix-db-{LONG_SUFFIX}"
 HEALTH_CHECK_ID = "abcdef01-2345-6789-abcd-ef0123456789"
 GDS_ID = f"ldgnf-streamflix-{LONG_SUFFIX}"
+PIN_ALARM = f"streamflix-failover-pin-{LONG_SUFFIX}"
 
 NETWORK = {
     Role.PRIMARY: (
@@ -60,10 +61,16 @@ def make_params(role: Role, phase: Phase, *, gds: bool = False, **overrides: str
         Param.PRIVATE_SUBNET_CIDRS: private,
         Param.ISOLATED_SUBNET_CIDRS: isolated,
         Param.ENABLE_GLOBAL_DATASTORE: "true" if gds else "false",
+        # Deploy passes 'true' once the image is in both regions' repositories.
+        Param.APP_IMAGE_AVAILABLE: "true",
         "AWS::Region": PRIMARY_REGION if role is Role.PRIMARY else DR_REGION,
         "AWS::AccountId": ACCOUNT,
     }
+    if role is Role.PRIMARY:
+        params[Param.DR_FAILOVER_PIN_ALARM_NAME] = PIN_ALARM
     if role is Role.DR and phase is Phase.FULL:
+        # The approval gate (FailoverApprovalRequired defaults to 'true') needs a subscriber.
+        params[Param.ALARM_EMAIL] = "sre@example.com"
         params[Param.PRIMARY_DB_ARN] = PRIMARY_DB_ARN
         params[Param.PRIMARY_HEALTH_CHECK_ID] = HEALTH_CHECK_ID
         if gds:

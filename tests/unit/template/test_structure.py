@@ -17,7 +17,7 @@ from streamflix_dr.template_model import (
     check_parameter_values,
 )
 
-from .conftest import COMBINATIONS, GDS_ID, HEALTH_CHECK_ID, PRIMARY_DB_ARN, make_params
+from .conftest import COMBINATIONS, GDS_ID, HEALTH_CHECK_ID, PIN_ALARM, PRIMARY_DB_ARN, make_params
 
 
 def _params_names() -> list[str]:
@@ -182,7 +182,8 @@ def test_dns_records_when_zone_and_domain_given(template: dict[str, Any]) -> Non
     }
     primary = active_properties(template, make_params(Role.PRIMARY, Phase.FULL, **dns), "PrimaryRecord")
     assert primary["Failover"] == "PRIMARY"
-    assert primary["HealthCheckId"] == {"Ref": "HealthCheck"}
+    # Never the plain HTTPS check: the CALCULATED one (that check AND the DR failover pin).
+    assert primary["HealthCheckId"] == {"Ref": "PrimaryRoutingHealthCheck"}
     assert primary["AliasTarget"]["EvaluateTargetHealth"] is True
     secondary = active_properties(template, make_params(Role.DR, Phase.FULL, **dns), "SecondaryRecord")
     assert secondary["Failover"] == "SECONDARY"
@@ -231,14 +232,15 @@ def test_replica_is_a_cross_region_encrypted_read_replica(template: dict[str, An
     assert replica["MultiAZ"] is True
     for own in ("DBSubnetGroupName", "VPCSecurityGroups", "DBParameterGroupName"):
         assert own in replica
+    # Backups on the replica (the handler applies them after create), so promotion takes none.
+    assert replica["BackupRetentionPeriod"] == "7"
+    assert replica["PreferredBackupWindow"] == "02:00-03:00"
     for forbidden in (
         "MasterUsername",
         "MasterUserPassword",
         "StorageEncrypted",
         "Engine",
         "DBName",
-        "BackupRetentionPeriod",
-        "PreferredBackupWindow",
         "CharacterSetName",
     ):
         assert forbidden not in replica
@@ -298,8 +300,25 @@ def test_global_datastore_secondary(template: dict[str, Any]) -> None:
         template, make_params(Role.DR, Phase.FULL, gds=True), "RedisSecondaryReplicationGroup"
     )
     assert sec["GlobalReplicationGroupId"] == GDS_ID
-    assert "CacheNodeType" not in sec and "Engine" not in sec
-    assert sec["TransitEncryptionEnabled"] is True and sec["AtRestEncryptionEnabled"] is True
+    # Inherited from the Global Datastore; AWS answers InvalidParameterCombination when a secondary sets them.
+    inherited = {
+        "AtRestEncryptionEnabled",
+        "TransitEncryptionEnabled",
+        "TransitEncryptionMode",
+        "Engine",
+        "EngineVersion",
+        "CacheNodeType",
+        "CacheParameterGroupName",
+        "MultiAZEnabled",
+        "AutomaticFailoverEnabled",
+    }
+    assert sorted(inherited & set(sec)) == []
+    assert sec["KmsKeyId"] == {"Fn::GetAtt": ["KmsKey", "Arn"]}
+    # The global group's primary carries what the secondary inherits.
+    primary = active_properties(
+        template, make_params(Role.PRIMARY, Phase.FULL, gds=True), "RedisReplicationGroup"
+    )
+    assert primary["AtRestEncryptionEnabled"] is True and primary["TransitEncryptionMode"] == "required"
 
 
 @pytest.mark.parametrize(
@@ -313,6 +332,9 @@ def test_global_datastore_secondary(template: dict[str, Any]) -> None:
 def test_ecs_desired_count(template: dict[str, Any], role: Role, phase: Phase, expected: object) -> None:
     svc = active_properties(template, make_params(role, phase), "EcsService")
     assert svc["DesiredCount"] == expected
+    # Without the image in the region's repository no task asks for it.
+    no_image = make_params(role, phase, AppImageAvailable="false")
+    assert active_properties(template, no_image, "EcsService")["DesiredCount"] == 0
     assert svc["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     assert set(template["Resources"]["EcsService"]["DependsOn"]) == {"HttpListener", "ListenerReady"}
 
@@ -468,6 +490,9 @@ def test_shipped_environments_produce_valid_parameters(
 ) -> None:
     env = load_environment(env_name)
     peer: dict[str, str] = {}
+    if role is Role.PRIMARY:
+        # The DR base stack's FailoverPinAlarmName output (required with DNS).
+        peer = {Param.DR_FAILOVER_PIN_ALARM_NAME: PIN_ALARM}
     if role is Role.DR and phase is Phase.FULL:
         peer = {Param.PRIMARY_DB_ARN: PRIMARY_DB_ARN, Param.PRIMARY_HEALTH_CHECK_ID: HEALTH_CHECK_ID}
         if env.global_datastore:

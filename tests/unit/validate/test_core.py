@@ -33,7 +33,7 @@ def test_findings_are_merged_across_stacks_with_resource_and_fix() -> None:
     assert len(retain) == 2  # DeletionPolicy and UpdateReplacePolicy, once each
     for f in retain:
         assert f.source is Source.DR_RULES and f.severity is Severity.ERROR
-        assert f.resource == "JournalTable" and f.line in (313, 314)
+        assert f.resource == "JournalTable" and f.line in (315, 316)
         assert f.fix and "Delete" in f.fix and "Fix:" not in f.message
         assert f.stacks == ("dr/base us-east-1", "primary/full eu-west-2", "dr/full us-east-1")
     assert {f.rule_id for f in result.findings} == {"E9401"}
