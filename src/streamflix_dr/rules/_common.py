@@ -157,14 +157,45 @@ def eval_condition(name_or_expr: Any, params: dict[str, Any], cfn: Any, _depth: 
     raise Unknown(repr(expr))
 
 
+def _cache(cfn: Any, name: str) -> dict[Any, Any] | None:
+    """A memo dict kept on the cfn-lint Template object itself, so it lives exactly as long as one lint run.
+
+    The rules ask the same questions for hundreds of resources (which conditions a parameter set decides,
+    which condition combinations are satisfiable); the answers depend only on the template, the region and
+    the question. None when the object takes no attributes (then nothing is cached).
+    """
+    caches = getattr(cfn, "_streamflix_dr_cache", None)
+    if caches is None:
+        try:
+            caches = {}
+            cfn._streamflix_dr_cache = caches
+        except AttributeError:
+            return None
+    return caches.setdefault(name, {})
+
+
+def _freeze(value: Any) -> Hashable:
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value if isinstance(value, Hashable) else repr(value)
+
+
 def fixed_conditions(cfn: Any, params: dict[str, Any]) -> dict[str, bool]:
     """The template's conditions that ``params`` alone decide."""
+    memo = _cache(cfn, "fixed")
+    key = (_freeze(params), _region(cfn))
+    if memo is not None and key in memo:
+        return dict(memo[key])
     out: dict[str, bool] = {}
     for name in cfn.template.get("Conditions", {}) or {}:
         try:
             out[str(name)] = eval_condition(str(name), params, cfn)
         except (Unknown, ValueError, TypeError, IndexError, KeyError):
             continue
+    if memo is not None:
+        memo[key] = dict(out)
     return out
 
 
@@ -208,11 +239,17 @@ def _solve(cfn: Any, names: set[str], fixed: dict[str, bool]) -> list[dict[str, 
             query[k] = {v}
     if not query:
         return [{}]
+    memo = _cache(cfn, "solve")
+    key = tuple(sorted((k, tuple(sorted(v))) for k, v in query.items()))
+    if memo is not None and key in memo:
+        return [dict(s) for s in memo[key]]
     try:
-        result = list(cfn.conditions.build_scenarios(query))
+        result = [dict(s) for s in cfn.conditions.build_scenarios(query)]
     except Exception as e:  # cfn-lint's solver is best effort; fall back to no constraint.
         LOGGER.debug("condition solver failed (%s); checking unconstrained", e)
         return [dict(fixed)]
+    if memo is not None:
+        memo[key] = [dict(s) for s in result]
     return result
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,15 @@ def parse(path: Path) -> tuple[dict[str, Any] | None, Finding | None]:
     return template, None
 
 
+@dataclass(frozen=True)
+class StackSpec:
+    """One stack a template becomes: its label (``dr/base us-east-1``), region and parameter values."""
+
+    label: str
+    region: str
+    parameters: Mapping[str, str] | None = None
+
+
 def lint(
     path: Path,
     *,
@@ -112,19 +122,59 @@ def lint(
     parameters_source: str | None = None,
     resource_lines: ResourceLines | None = None,
 ) -> list[Finding]:
-    """Lint one template for one stack (region + parameter values) with cfn-lint and the DR rules.
+    """Lint one template for one stack (region + parameter values); see ``lint_stacks``."""
+    return lint_stacks(
+        path,
+        [StackSpec(stack, region, parameters)],
+        parameters_source=parameters_source,
+        resource_lines=resource_lines,
+    )
 
-    Informational checks are included (they come back as ``info`` findings to review).
+
+def _set_source(label: str, parameters_source: str | None) -> str:
+    return f"{parameters_source} ({label})" if parameters_source else label
+
+
+def _stacks_named(
+    message: str, stacks: Sequence[StackSpec], parameters_source: str | None
+) -> tuple[str, ...]:
+    """The stacks a finding belongs to: those whose parameter set cfn-lint names in the message (it says
+    ``from ['<source>']`` when a value resolved from a parameter set fails), else every stack linted."""
+    named = tuple(s.label for s in stacks if f"'{_set_source(s.label, parameters_source)}'" in message)
+    return named or tuple(s.label for s in stacks)
+
+
+def lint_stacks(
+    path: Path,
+    stacks: Sequence[StackSpec],
+    *,
+    parameters_source: str | None = None,
+    resource_lines: ResourceLines | None = None,
+) -> list[Finding]:
+    """Lint one template for all the stacks it becomes in ONE cfn-lint run, with the DR rules.
+
+    cfn-lint validates the template once against every stack's region and resolves parameter references
+    with every stack's parameter set (one ``ParameterSet`` each, named after the stack), so each value a
+    stack would get is checked as in a run of its own, while the schema validation of the resources, the
+    bulk of the work, happens once instead of once per stack. The DR rules read all the parameter sets
+    (``rules._common.parameter_values``). Informational checks are included (``info`` findings to review).
     """
+    regions = sorted({s.region for s in stacks})
     config = ManualArgs(
-        regions=[region],
+        regions=regions,
         include_checks=["I"],
         ignore_checks=list(IGNORED_CHECKS),
         append_rules=[str(rules_dir())],
     )
-    if parameters:
-        config["parameters"] = [ParameterSet(source=parameters_source, parameters=dict(parameters))]
+    sets = [
+        ParameterSet(source=_set_source(s.label, parameters_source), parameters=dict(s.parameters))
+        for s in stacks
+        if s.parameters
+    ]
+    if sets:
+        config["parameters"] = sets
     ours = dr_rule_ids()
+    labels = tuple(s.label for s in stacks)
     findings = []
     try:
         matches = lint_file(path, config=config)
@@ -138,9 +188,11 @@ def lint(
                 template=str(path),
                 line=None,
                 resource=None,
-                message=f"cfn-lint could not lint the template for {stack}: {type(e).__name__}: {e}",
-                fix=f"run `cfn-lint --regions {region} {path}` to see the full error; check the region name",
-                stacks=(stack,),
+                message=f"cfn-lint could not lint the template for {', '.join(labels)}: "
+                f"{type(e).__name__}: {e}",
+                fix=f"run `cfn-lint --regions {' '.join(regions)} {path}` to see the full error; check the "
+                "region names",
+                stacks=labels,
             )
         ]
     for m in matches:
@@ -158,7 +210,7 @@ def lint(
                 resource=resource_lines.at(m.linenumber) if resource_lines else None,
                 message=message,
                 fix=fix,
-                stacks=(stack,),
+                stacks=_stacks_named(message, stacks, parameters_source),
             )
         )
     return findings

@@ -49,6 +49,23 @@ def not_found_finding(env: Mapping[str, str] | None = None) -> Finding:
     )
 
 
+SHIM = Path(__file__).with_name("checkov_shim.py")
+
+
+def checkov_command(executable: str) -> list[str]:
+    """How to start checkov: through ``checkov_shim.py`` with the interpreter of the checkov script (its
+    shebang), which runs the same checks faster; the executable itself when that interpreter is unknown."""
+    try:
+        with open(executable, "rb") as f:
+            first = f.readline(512).decode("utf-8", "replace").strip()
+    except OSError:
+        return [executable]
+    interpreter = first[2:].strip().split(" ")[0] if first.startswith("#!") else ""
+    if interpreter and Path(interpreter).is_file() and os.access(interpreter, os.X_OK) and SHIM.is_file():
+        return [interpreter, str(SHIM)]
+    return [executable]
+
+
 def _resource_id(resource: Any) -> str | None:
     # checkov names resources "<Type>.<LogicalId>".
     if isinstance(resource, str) and "." in resource:
@@ -124,7 +141,7 @@ def run_checkov(
     findings: list[Finding] = []
     for template in templates:
         cmd = [
-            executable,
+            *checkov_command(executable),
             "--file",
             str(template),
             "--framework",

@@ -6,6 +6,7 @@ import logging
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,8 @@ def validate(
         clock: Monotonic clock, for the timings.
 
     Each template is linted for (dr, base), (primary, full) and (dr, full) in the role's region,
-    with cfn-lint's own rules (informational ones included) and the project's DR rules.
+    with cfn-lint's own rules (informational ones included) and the project's DR rules, in one cfn-lint run
+    per template (every stack's parameter set and region at once), while checkov runs alongside.
     """
     started = clock()
     timings: dict[str, float] = {}
@@ -140,6 +142,7 @@ def validate(
 
     check_params, checker_name = parameters.checker()
     parsed: list[Path] = []
+    to_lint: list[tuple[Path, list[cfnlint_runner.StackSpec], cfnlint_runner.ResourceLines]] = []
     for path in templates:
         t = clock()
         if not path.is_file():
@@ -163,7 +166,7 @@ def validate(
                 findings.append(parse_error)
             continue
         parsed.append(path)
-        lines = cfnlint_runner.ResourceLines(template)
+        specs: list[cfnlint_runner.StackSpec] = []
         for role, phase in STACKS:
             region = _region(role, environment)
             stack = f"{role.value}/{phase.value} {region}"
@@ -191,31 +194,48 @@ def validate(
                         )
                     )
                 timings["parameters"] = timings.get("parameters", 0.0) + clock() - t
+            specs.append(cfnlint_runner.StackSpec(stack, region, values))
+        to_lint.append((path, specs, cfnlint_runner.ResourceLines(template)))
+    LOGGER.debug("parameter values checked with %s", checker_name)
+
+    # checkov runs in its own process (its own virtualenv): start it first and let it work while cfn-lint
+    # lints in this one; the thread only waits for the subprocess.
+    checkov_status = "skipped"
+    checkov_job: Future[list[Finding]] | None = None
+    pool: ThreadPoolExecutor | None = None
+    checkov_started = clock()
+    if include_checkov:
+        exe = checkov_runner.find_checkov(checkov_env)
+        if exe is None:
+            findings.append(checkov_runner.not_found_finding(checkov_env))
+            checkov_status = "not found"
+        elif parsed:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkov")
+            checkov_job = pool.submit(checkov_runner.run_checkov, exe, parsed, runner=checkov_runner_fn)
+            checkov_status = "ran"
+        else:
+            checkov_status = "ran"
+
+    try:
+        for path, specs, lines in to_lint:
             t = clock()
             findings.extend(
-                cfnlint_runner.lint(
+                cfnlint_runner.lint_stacks(
                     path,
-                    region=region,
-                    parameters=values,
-                    stack=stack,
+                    specs,
                     parameters_source=environment.source if environment else None,
                     resource_lines=lines,
                 )
             )
             timings["cfn-lint"] = timings.get("cfn-lint", 0.0) + clock() - t
-    LOGGER.debug("parameter values checked with %s", checker_name)
-
-    checkov_status = "skipped"
+    finally:
+        if checkov_job is not None:
+            findings.extend(checkov_job.result())
+        if pool is not None:
+            pool.shutdown()
     if include_checkov:
-        t = clock()
-        exe = checkov_runner.find_checkov(checkov_env)
-        if exe is None:
-            findings.append(checkov_runner.not_found_finding(checkov_env))
-            checkov_status = "not found"
-        else:
-            findings.extend(checkov_runner.run_checkov(exe, parsed, runner=checkov_runner_fn))
-            checkov_status = "ran"
-        timings["checkov"] = clock() - t
+        # Wall time from its start to its result (it overlaps the cfn-lint time).
+        timings["checkov"] = clock() - checkov_started
 
     merged = _merge(findings)
     elapsed = clock() - started

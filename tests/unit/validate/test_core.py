@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from streamflix_dr.config import load_environment
 from streamflix_dr.constants import Param, Phase, Role
 from streamflix_dr.template import load_template
 from streamflix_dr.validate import Severity, Source, cfnlint_runner, validate
-from streamflix_dr.validate.checkov_runner import find_checkov, parse_report, run_checkov
+from streamflix_dr.validate.checkov_runner import checkov_command, find_checkov, parse_report, run_checkov
 from streamflix_dr.validate.core import stack_values
 from streamflix_dr.validate.parameters import parameter_line
 
@@ -188,3 +189,105 @@ def test_cfn_lint_failure_becomes_a_finding(tiny_template: Path) -> None:
     (finding,) = findings
     assert finding.rule_id == "cfn-lint-crash" and finding.severity is Severity.ERROR
     assert "xx-nowhere-1" in finding.message and finding.fix and "--regions xx-nowhere-1" in finding.fix
+
+
+# ---------------------------------------------------------------- one cfn-lint run, checkov alongside
+
+
+def test_all_stacks_are_linted_in_one_cfn_lint_run(monkeypatch: Any) -> None:
+    calls: list[Any] = []
+    real = cfnlint_runner.lint_file
+
+    def counting(path: Path, config: Any = None) -> Any:
+        calls.append(config)
+        return real(path, config=config)
+
+    monkeypatch.setattr(cfnlint_runner, "lint_file", counting)
+    result = validate([BAD_RETAIN], include_checkov=False)
+    (config,) = calls
+    assert sorted(config["regions"]) == ["eu-west-2", "us-east-1"]
+    assert [dict(s.parameters) for s in config["parameters"]] == [
+        {"Role": "dr", "Phase": "base"},
+        {"Role": "primary", "Phase": "full"},
+        {"Role": "dr", "Phase": "full"},
+    ]
+    # Nothing lost against one run per stack: the same two findings, on every stack.
+    assert {f.rule_id for f in result.findings} == {"E9401"} and len(result.findings) == 2
+
+
+def test_a_finding_from_one_stacks_values_names_that_stack(tmp_path: Path) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text(
+        "Parameters:\n  R: {Type: Number}\nResources:\n  G:\n    Type: AWS::Logs::LogGroup\n"
+        "    Properties:\n      RetentionInDays: !Ref R\n"
+    )
+    stacks = [
+        cfnlint_runner.StackSpec("a us-east-1", "us-east-1", {"R": "7"}),
+        cfnlint_runner.StackSpec("b eu-west-2", "eu-west-2", {"R": "8"}),
+    ]
+    findings = cfnlint_runner.lint_stacks(template, stacks, parameters_source="env.yaml")
+    (resolved,) = [f for f in findings if f.rule_id == "W1030"]
+    assert resolved.stacks == ("b eu-west-2",) and "'8'" in resolved.message
+    # Findings that do not depend on a stack's values belong to every stack.
+    (kms,) = [f for f in findings if f.rule_id == "E9101"]
+    assert kms.stacks == ("a us-east-1", "b eu-west-2")
+
+
+def test_checkov_runs_while_cfn_lint_lints(monkeypatch: Any, tmp_path: Path) -> None:
+    exe = tmp_path / "checkov"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    import threading  # noqa: PLC0415
+
+    linting = threading.Event()
+    real = cfnlint_runner.lint_file
+
+    def lint_file(path: Path, config: Any = None) -> Any:
+        linting.set()
+        return real(path, config=config)
+
+    def fake_checkov(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        # Run one after the other, cfn-lint would only start after this returns: the wait would time out.
+        started_together = linting.wait(timeout=120)
+        report = {"results": {"failed_checks": [] if started_together else [{"check_id": "SEQUENTIAL"}]}}
+        return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(report), stderr="")
+
+    monkeypatch.setattr(cfnlint_runner, "lint_file", lint_file)
+    result = validate(
+        [GOOD],
+        include_checkov=True,
+        checkov_env={"STREAMFLIX_DR_CHECKOV": str(exe)},
+        checkov_runner_fn=fake_checkov,
+    )
+    assert result.summary.checkov == "ran"
+    assert [f.rule_id for f in result.findings if f.source is Source.CHECKOV] == []
+    assert result.ok
+
+
+def test_checkov_through_the_shim_reports_what_checkov_reports(tmp_path: Path) -> None:
+    exe = find_checkov()
+    assert exe, "checkov should be installed in .venv-checkov (make validate)"
+    command = checkov_command(exe)
+    assert command[-1].endswith("checkov_shim.py"), command
+    template = tmp_path / "t.yaml"
+    template.write_text(
+        "Parameters:\n  Suffix: {Type: String, Default: x}\nResources:\n"
+        "  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub 'b-${Suffix}'\n"
+        "  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Sub 't-${Bucket}'\n"
+    )
+    args = ["--file", str(template), "--framework", "cloudformation", "--output", "json", "--compact"]
+    args.append("--skip-download")
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
+
+    def checks(cmd: list[str]) -> set[tuple[str, str, str]]:
+        out = subprocess.run(cmd + args, capture_output=True, text=True, timeout=300, check=False, env=env)
+        results = json.loads(out.stdout)["results"]
+        return {
+            (c["check_id"], c["resource"], kind)
+            for kind in ("passed_checks", "failed_checks", "skipped_checks")
+            for c in results[kind]
+        }
+
+    plain = checks([exe])
+    assert plain and any(kind == "failed_checks" for _, _, kind in plain)
+    assert checks(command) == plain
