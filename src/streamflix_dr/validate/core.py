@@ -201,9 +201,14 @@ def validate(
     # checkov runs in its own process (its own virtualenv): start it first and let it work while cfn-lint
     # lints in this one; the thread only waits for the subprocess.
     checkov_status = "skipped"
-    checkov_job: Future[list[Finding]] | None = None
+    checkov_job: Future[tuple[list[Finding], float]] | None = None
     pool: ThreadPoolExecutor | None = None
-    checkov_started = clock()
+
+    def run_checkov(exe: str) -> tuple[list[Finding], float]:
+        t = clock()
+        found = checkov_runner.run_checkov(exe, parsed, runner=checkov_runner_fn)
+        return found, clock() - t
+
     if include_checkov:
         exe = checkov_runner.find_checkov(checkov_env)
         if exe is None:
@@ -211,7 +216,7 @@ def validate(
             checkov_status = "not found"
         elif parsed:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkov")
-            checkov_job = pool.submit(checkov_runner.run_checkov, exe, parsed, runner=checkov_runner_fn)
+            checkov_job = pool.submit(run_checkov, exe)
             checkov_status = "ran"
         else:
             checkov_status = "ran"
@@ -230,12 +235,12 @@ def validate(
             timings["cfn-lint"] = timings.get("cfn-lint", 0.0) + clock() - t
     finally:
         if checkov_job is not None:
-            findings.extend(checkov_job.result())
+            found, seconds = checkov_job.result()
+            findings.extend(found)
+            # checkov's own run time; it overlaps the cfn-lint time.
+            timings["checkov"] = seconds
         if pool is not None:
             pool.shutdown()
-    if include_checkov:
-        # Wall time from its start to its result (it overlaps the cfn-lint time).
-        timings["checkov"] = clock() - checkov_started
 
     merged = _merge(findings)
     elapsed = clock() - started

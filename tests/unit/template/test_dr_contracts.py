@@ -392,3 +392,14 @@ def test_peer_parameters_name_real_outputs_and_parameters(template: dict[str, An
         )
         assert produced, (role, output)
     assert PEER_PARAMETERS[(Role.DR, Output.FAILOVER_PIN_ALARM_NAME)] == Param.DR_FAILOVER_PIN_ALARM_NAME
+
+
+def test_automation_knows_the_pin_and_the_fence_group(template: dict[str, Any]) -> None:
+    params = make_params(Role.DR, Phase.FULL)
+    for function in ("FailoverFunction", "ReadinessFunction"):
+        env = active_properties(template, params, function)["Environment"]["Variables"]
+        assert env["STREAMFLIX_FAILOVER_PIN_ALARM_NAME"] == {"Ref": "FailoverPinAlarm"}
+        fence = active_properties(template, make_params(Role.PRIMARY, Phase.FULL), "DbFenceSecurityGroup")
+        assert env["STREAMFLIX_DB_FENCE_SECURITY_GROUP_NAME"] == fence["GroupName"]
+    st = _statements(active_properties(template, params, "FailoverFunctionRole"))
+    assert _grants(st, "ec2:DescribeSecurityGroups")
