@@ -22,6 +22,7 @@ FIX_MODULES: tuple[str, ...] = (
     "properties",
     "encryption",
     "ecs",
+    "ecs_images",
     "ecr",
     "backup",
 )
