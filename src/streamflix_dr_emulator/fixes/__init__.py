@@ -23,6 +23,8 @@ FIX_MODULES: tuple[str, ...] = (
     "encryption",
     "ecs",
     "ecs_images",
+    "iam",
+    "lambda_function",
     "ecr",
     "backup",
 )
