@@ -12,6 +12,7 @@ FIX_MODULES: tuple[str, ...] = (
     "stack_failures",
     "delete_order",
     "conditions",
+    "stack_names",
     "kms",
     "rds",
     "ec2",
