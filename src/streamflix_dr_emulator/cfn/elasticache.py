@@ -166,6 +166,19 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
 
     CFN_TYPE = "AWS::ElastiCache::ReplicationGroup"
     NAME_PROPERTY = "ReplicationGroupId"
+    # What ModifyReplicationGroup applies here; other updatable properties (EngineVersion, NumCacheClusters,
+    # SecurityGroupIds, AuthToken, TransitEncryption*, ...) fail the update loudly; createOnly ones replace.
+    IN_PLACE = frozenset(
+        {
+            "ReplicationGroupDescription",
+            "Engine",
+            "CacheNodeType",
+            "AutomaticFailoverEnabled",
+            "MultiAZEnabled",
+            "SnapshotRetentionLimit",
+            "Tags",
+        }
+    )
     ATTRIBUTES = frozenset(
         {
             "PrimaryEndPoint.Address",
@@ -299,10 +312,28 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
         region_name: str,
     ) -> Any:
         props = cloudformation_json.get("Properties", {})
+        changed = set(getattr(original_resource, "_streamflix_changed", None) or [])
+        from streamflix_dr_emulator.fixes.stack_failures import create_only_properties  # noqa: PLC0415
+
         wanted = props.get("ReplicationGroupId")
-        if wanted and wanted.lower() != original_resource.physical_resource_id:
+        if (wanted and wanted.lower() != original_resource.physical_resource_id) or (
+            changed & create_only_properties(region_name, cls.CFN_TYPE)
+        ):
+            check_global_secondary(props)
             return super().update_from_cloudformation_json(
                 original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
+        node_settings = changed & {"Engine", "CacheNodeType", "AutomaticFailoverEnabled", "MultiAZEnabled"}
+        global_id = getattr(original_resource.group, "global_replication_group_id", "")
+        if node_settings and global_id:
+            from moto.elasticache.exceptions import InvalidParameterValueException  # noqa: PLC0415
+
+            # ModifyReplicationGroup on a Global Datastore member: "Cluster [<id>] is part of a global
+            # cluster [<global id>]. Request rejected." (hashicorp/terraform-provider-aws#27875,
+            # crossplane-contrib/provider-upjet-aws#1595); they go through ModifyGlobalReplicationGroup.
+            raise InvalidParameterValueException(
+                f"Cluster [{original_resource.physical_resource_id}] is part of a global cluster "
+                f"[{global_id}]. Request rejected."
             )
         # These update in place through ModifyReplicationGroup.
         _backend(account_id, region_name).modify_replication_group(
@@ -353,6 +384,9 @@ class ElastiCacheGlobalReplicationGroup(CfnResource, CloudFormationModel):
 
     CFN_TYPE = "AWS::ElastiCache::GlobalReplicationGroup"
     ATTRIBUTES = frozenset({"GlobalReplicationGroupId", "Status"})
+    # ModifyGlobalReplicationGroup is not modelled: any property change fails the update loudly.
+    IN_PLACE = frozenset[str]()
+    REPLACES = False
 
     def __init__(self, global_id: str) -> None:
         self.global_id = global_id
