@@ -72,6 +72,13 @@ def test_create_function_with_active_tracing_and_no_xray_permission_is_refused(f
     assert _create(factory, role, mode="PassThrough")["TracingConfig"] == {"Mode": "PassThrough"}
 
 
+def test_a_statement_left_out_by_aws_novalue_is_skipped(stacks: Stacks) -> None:
+    statements = [*LOGS, *XRAY["Statement"], {"Fn::If": ["Never", LOGS[0], {"Ref": "AWS::NoValue"}]}]
+    template = _stack_template(statements)
+    template["Conditions"] = {"Never": {"Fn::Equals": ["a", "b"]}}
+    stacks.assert_status(stacks.create(template))
+
+
 def test_only_one_of_the_two_actions_is_not_enough(factory: Any) -> None:
     partial = {
         "Version": "2012-10-17",

@@ -104,7 +104,8 @@ def allows(role: Any, action: str) -> bool:
     for doc in role_documents(role):
         statements = doc.get("Statement") or []
         for statement in statements if isinstance(statements, list) else [statements]:
-            if not _matches(statement, action):
+            # An Fn::If that chose AWS::NoValue leaves None in moto's list (CloudFormation drops it).
+            if not isinstance(statement, dict) or not _matches(statement, action):
                 continue
             if statement.get("Effect") == "Deny":
                 return False
