@@ -74,7 +74,10 @@ def secondary_redis(global_id: Any, **extra: Any) -> dict[str, Any]:
 
 def primary_template() -> dict[str, Any]:
     return {
-        "Resources": {**network(REGION), "Redis": redis()},
+        "Resources": {
+            **network(REGION),
+            "Redis": redis(AtRestEncryptionEnabled=True, TransitEncryptionEnabled=True),
+        },
         "Outputs": {
             "RedisId": {"Value": {"Ref": "Redis"}},
             "SubnetGroup": {"Value": {"Ref": "CacheSubnets"}},
@@ -184,6 +187,10 @@ def test_global_replication_group_spans_two_stacks(stacks: Stacks) -> None:
     peer = stacks.factory.client("elasticache", PEER_REGION)
     info = peer.describe_replication_groups(ReplicationGroupId=s_out["RedisId"])["ReplicationGroups"][0]
     assert info["GlobalReplicationGroupInfo"]["GlobalReplicationGroupMemberRole"] == "SECONDARY"
+    # What the secondary may not set it inherits from the primary.
+    primary_info = ec.describe_replication_groups(ReplicationGroupId=p_out["RedisId"])["ReplicationGroups"][0]
+    for key in ("CacheNodeType", "AtRestEncryptionEnabled", "TransitEncryptionEnabled", "MultiAZ"):
+        assert info.get(key) == primary_info.get(key), key
 
     # Teardown in the order destroy uses: the DR stack first, then the primary.
     stacks.delete(s_stack["StackName"], region=PEER_REGION)

@@ -92,6 +92,43 @@ def check_global_secondary(props: dict[str, Any]) -> None:
         )
 
 
+# What a secondary takes from its Global Datastore's primary (the properties it may not set itself).
+_INHERITED_ATTRIBUTES = (
+    "engine",
+    "engine_version",
+    "cache_node_type",
+    "cache_parameter_group_name",
+    "at_rest_encryption_enabled",
+    "transit_encryption_enabled",
+    "transit_encryption_mode",
+    "automatic_failover",
+    "multi_az",
+)
+
+
+def inherit_from_global_primary(account_id: str, global_id: str, group: Any) -> None:
+    """Give a new secondary the settings of its Global Datastore's primary, as ElastiCache does.
+
+    CreateReplicationGroup with GlobalReplicationGroupId: the secondary "inherits" engine, version, node
+    type, parameter group and encryption from the primary (API reference, GlobalReplicationGroupId;
+    https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Redis-Global-Datastores-Getting-Started.html).
+    """
+    described = elasticache_global.describe_global_group(account_id, global_id, show_members=True)
+    primary = next(
+        (m for m in described.get("Members", []) if m.get("Role") == elasticache_global.PRIMARY), None
+    )
+    if primary is None:
+        return
+    source = _backend(account_id, primary["ReplicationGroupRegion"]).replication_groups.get(
+        primary["ReplicationGroupId"]
+    )
+    if source is None:
+        return
+    for attr in _INHERITED_ATTRIBUTES:
+        if hasattr(source, attr):
+            setattr(group, attr, getattr(source, attr))
+
+
 def _backend(account_id: str, region_name: str) -> Any:
     return elasticache_backends[account_id][region_name]
 
@@ -298,6 +335,8 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
             cluster_mode=cluster_mode,
             serverless_cache_snapshot_name=None,
         )
+        if global_id:
+            inherit_from_global_primary(account_id, str(global_id), group)
         model = cls(group)
         model._remember(account_id, region_name, kwargs)
         return model
