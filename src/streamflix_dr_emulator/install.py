@@ -20,6 +20,7 @@ MODULES: tuple[str, ...] = (
     "rds_replication",
     "dataplane",
     "ecr_replication",
+    "application_autoscaling",
 )
 
 _lock = threading.Lock()
