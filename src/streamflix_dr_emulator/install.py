@@ -21,6 +21,7 @@ MODULES: tuple[str, ...] = (
     "dataplane",
     "ecr_replication",
     "application_autoscaling",
+    "cloudwatch_alarms",
 )
 
 _lock = threading.Lock()
