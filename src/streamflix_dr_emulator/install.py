@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "ecr_replication",
     "application_autoscaling",
     "cloudwatch_alarms",
+    "route53_health",
 )
 
 _lock = threading.Lock()
