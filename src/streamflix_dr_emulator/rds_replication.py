@@ -33,9 +33,8 @@
   replica's region by the data plane whenever it replicates rows.
   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html
 
-:func:`promote_read_replica` has the signature of moto's ``RDSBackend.promote_read_replica``, so tests on
-plain moto (``mock_aws``) can patch it in: ``monkeypatch.setattr(RDSBackend, "promote_read_replica",
-rds_replication.promote_read_replica)``.
+Tests on plain moto (``mock_aws``) get the same behaviour with :func:`patch_moto` (``monkeypatch``);
+:func:`promote_read_replica` alone has the signature of moto's ``RDSBackend.promote_read_replica``.
 """
 
 from __future__ import annotations
@@ -294,14 +293,13 @@ def _http(method: str, path: str, body: dict[str, Any], account_id: str) -> tupl
 _installed = False
 
 
-def install() -> None:
-    """Patch moto's RDS: promotion over time, replica backups, ModifyDBInstance checks."""
-    global _installed  # noqa: PLW0603 - one patch per process
-    if _installed:
-        return
+def _patches() -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, value) of every moto RDS patch here, built on moto's current attributes."""
     from moto.rds.models import DBInstance, RDSBackend  # noqa: PLC0415
 
-    patch_attr(RDSBackend, "promote_read_replica", promote_read_replica)
+    patches: list[tuple[Any, str, Any]] = []
+
+    patches.append((RDSBackend, "promote_read_replica", promote_read_replica))
 
     # DBInstance.status: the promotion phase while one runs, else what moto set.
     def get_status(self: Any) -> str:
@@ -312,12 +310,13 @@ def install() -> None:
             if phase != "available":
                 return phase
             del self.__dict__[_PROMOTION_ATTR]
-        return str(self.__dict__.get(_STATUS_ATTR, "available"))
+        # An instance made before the patch keeps moto's plain attribute.
+        return str(self.__dict__.get(_STATUS_ATTR, self.__dict__.get("status", "available")))
 
     def set_status(self: Any, value: str) -> None:
         self.__dict__[_STATUS_ATTR] = value
 
-    patch_attr(DBInstance, "status", property(get_status, set_status))
+    patches.append((DBInstance, "status", property(get_status, set_status)))
 
     original_source_property: Any = DBInstance.__dict__["read_replica_source_db_instance_identifier"]
 
@@ -325,7 +324,7 @@ def install() -> None:
         _settle(self)
         return original_source_property.fget(self)
 
-    patch_attr(DBInstance, "read_replica_source_db_instance_identifier", property(read_replica_source))
+    patches.append((DBInstance, "read_replica_source_db_instance_identifier", property(read_replica_source)))
 
     original_replicas_property: Any = DBInstance.__dict__["read_replica_db_instance_identifiers"]
 
@@ -333,12 +332,7 @@ def install() -> None:
         settle_all()
         return original_replicas_property.fget(self)
 
-    patch_attr(DBInstance, "read_replica_db_instance_identifiers", property(read_replicas))
-
-    def on_clock(_now: float) -> None:
-        settle_all()
-
-    regional_state.on_advance("rds_replication", on_clock)
+    patches.append((DBInstance, "read_replica_db_instance_identifiers", property(read_replicas)))
 
     original_replica = RDSBackend.create_db_instance_read_replica
 
@@ -358,7 +352,7 @@ def install() -> None:
             replica.__dict__[_BACKED_UP_ATTR] = False
         return replica
 
-    patch_attr(RDSBackend, "create_db_instance_read_replica", create_db_instance_read_replica)
+    patches.append((RDSBackend, "create_db_instance_read_replica", create_db_instance_read_replica))
 
     original_create = RDSBackend.create_db_instance
 
@@ -367,7 +361,7 @@ def install() -> None:
         database.__dict__[_BACKED_UP_ATTR] = int(database.backup_retention_period or 0) > 0
         return database
 
-    patch_attr(RDSBackend, "create_db_instance", create_db_instance)
+    patches.append((RDSBackend, "create_db_instance", create_db_instance))
 
     original_modify = RDSBackend.modify_db_instance
 
@@ -400,6 +394,31 @@ def install() -> None:
             result.__dict__[_BACKED_UP_ATTR] = int(retention) > 0
         return result
 
-    patch_attr(RDSBackend, "modify_db_instance", modify_db_instance)
+    patches.append((RDSBackend, "modify_db_instance", modify_db_instance))
+    return patches
+
+
+def patch_moto(monkeypatch: Any) -> None:
+    """Apply this module's RDS behaviour to plain moto (``mock_aws``) for one test, through ``monkeypatch``.
+
+    Promotion phases run on :mod:`regional_state`'s clock: a test with a fake clock moves it with
+    ``regional_state.advance(seconds)`` (or shortens them with :func:`configure_promotion`).
+    """
+    for owner, name, value in _patches():
+        monkeypatch.setattr(owner, name, value, raising=False)
+
+
+def install() -> None:
+    """Patch moto's RDS: promotion over time, replica backups, ModifyDBInstance checks."""
+    global _installed  # noqa: PLW0603 - one patch per process
+    if _installed:
+        return
+    for owner, name, value in _patches():
+        patch_attr(owner, name, value)
+
+    def on_clock(_now: float) -> None:
+        settle_all()
+
+    regional_state.on_advance("rds_replication", on_clock)
     extension_http.register(PREFIX, _http)
     _installed = True

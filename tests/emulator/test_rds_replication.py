@@ -227,3 +227,43 @@ def test_replica_lag_metric_is_published_for_replicas(endpoint: str) -> None:
         Dimensions=[{"Name": "DBInstanceIdentifier", "Value": replica}],
     )["Metrics"]
     assert elsewhere == []
+
+
+def test_patch_moto_gives_plain_moto_the_same_promotion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What unit tests on ``mock_aws`` use instead of a weaker copy of the promotion fix."""
+    import boto3  # noqa: PLC0415
+    from moto import mock_aws  # noqa: PLC0415
+
+    from streamflix_dr_emulator import regional_state  # noqa: PLC0415
+
+    rds_replication.patch_moto(monkeypatch)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    phases = rds_replication.promotion_config()
+    with mock_aws():
+        source = boto3.client("rds", PRIMARY).create_db_instance(
+            DBInstanceIdentifier="db1",
+            Engine="postgres",
+            DBInstanceClass="db.r6g.large",
+            MasterUsername="app",
+            MasterUserPassword="password-123",
+            AllocatedStorage=20,
+        )["DBInstance"]
+        rds = boto3.client("rds", DR)
+        rds.create_db_instance_read_replica(
+            DBInstanceIdentifier="rep1",
+            SourceDBInstanceIdentifier=source["DBInstanceArn"],
+            SourceRegion=PRIMARY,
+        )
+        rds.promote_read_replica(DBInstanceIdentifier="rep1", BackupRetentionPeriod=7)
+        regional_state.advance(phases["modifying_seconds"] + phases["rebooting_seconds"])
+        db = rds.describe_db_instances(DBInstanceIdentifier="rep1")["DBInstances"][0]
+        assert (db["DBInstanceStatus"], db.get("ReadReplicaSourceDBInstanceIdentifier")) == (
+            "backing-up",
+            None,
+        )
+        regional_state.advance(phases["backup_seconds"])
+        assert (
+            rds.describe_db_instances(DBInstanceIdentifier="rep1")["DBInstances"][0]["DBInstanceStatus"]
+            == "available"
+        )
