@@ -23,6 +23,7 @@ MODULES: tuple[str, ...] = (
     "application_autoscaling",
     "cloudwatch_alarms",
     "route53_health",
+    "s3_outage",
 )
 
 _lock = threading.Lock()
