@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "ecr_replication",
     "application_autoscaling",
     "cloudwatch_alarms",
+    "ecs_load_balancers",
     "route53_health",
     "s3_outage",
 )
