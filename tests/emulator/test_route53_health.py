@@ -469,3 +469,16 @@ def test_cloudformation_health_checks_keep_alarm_children_and_inversion(endpoint
     assert pin["InsufficientDataHealthStatus"] == "Healthy"
     routing = config("Routing")
     assert (len(routing["ChildHealthChecks"]), routing["HealthThreshold"]) == (2, 2)
+
+
+def test_update_health_check_inverted_flips_and_keeps_the_alarm(endpoint: str, world: World) -> None:
+    r53 = aws(endpoint, "route53", DR)
+    r53.update_health_check(HealthCheckId=world.endpoint_check, Inverted=True)
+    assert observed(endpoint, world.endpoint_check) == {"Failure"}
+    r53.update_health_check(HealthCheckId=world.pin_check, InsufficientDataHealthStatus="Unhealthy")
+    config = r53.get_health_check(HealthCheckId=world.pin_check)["HealthCheck"]["HealthCheckConfig"]
+    assert config["InsufficientDataHealthStatus"] == "Unhealthy"
+    assert config["AlarmIdentifier"]["Region"] == DR
+    with pytest.raises(ClientError) as excinfo:
+        r53.update_health_check(HealthCheckId=world.pin_check, InsufficientDataHealthStatus="Sometimes")
+    assert error_of(excinfo) == ("InvalidInput", 400)
