@@ -508,9 +508,25 @@ def _check_alarm_exists(account_id: str, alarm: dict[str, Any] | None) -> None:
     from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415
 
     region = str(alarm["Region"])
-    if cloudwatch_backends[account_id][region].alarms.get(alarm["Name"]) is None:
+    found = cloudwatch_backends[account_id][region].alarms.get(alarm["Name"])
+    if found is None:
         # CreateHealthCheck looks the alarm up; AWS answers InvalidInput when it is not there.
         raise _invalid(f"The CloudWatch alarm {alarm['Name']} does not exist in {region}.")
+    # AlarmIdentifier.Name: "Route 53 supports CloudWatch alarms with the following features:
+    # Standard-resolution metrics. High-resolution metrics aren't supported ... Statistics: Average,
+    # Minimum, Maximum, Sum, and SampleCount. Extended statistics aren't supported."
+    # https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html
+    if found.extended_statistic or found.metric_data_queries or found.rule:
+        raise _invalid(
+            f"The CloudWatch alarm {alarm['Name']} uses an extended statistic, metric math or a "
+            "composite rule; Route 53 health checks support only Average, Minimum, Maximum, Sum "
+            "and SampleCount."
+        )
+    if found.period is not None and int(found.period) < 60:
+        raise _invalid(
+            f"The CloudWatch alarm {alarm['Name']} has a {found.period} s period (a high-resolution metric); "
+            "Route 53 health checks support standard-resolution metrics only."
+        )
 
 
 def _keep_extra(hc: Any, config: dict[str, Any]) -> None:

@@ -482,3 +482,20 @@ def test_update_health_check_inverted_flips_and_keeps_the_alarm(endpoint: str, w
     with pytest.raises(ClientError) as excinfo:
         r53.update_health_check(HealthCheckId=world.pin_check, InsufficientDataHealthStatus="Sometimes")
     assert error_of(excinfo) == ("InvalidInput", 400)
+
+
+def test_an_alarm_route53_cannot_use_is_refused(endpoint: str) -> None:
+    name = uid("p99")
+    aws(endpoint, "cloudwatch", DR).put_metric_alarm(
+        AlarmName=name,
+        Namespace="StreamFlixDR",
+        MetricName="Latency",
+        ExtendedStatistic="p99",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    with pytest.raises(ClientError) as excinfo:
+        health_check(endpoint, {"Type": "CLOUDWATCH_METRIC", "AlarmIdentifier": {"Region": DR, "Name": name}})
+    assert error_of(excinfo) == ("InvalidInput", 400)
