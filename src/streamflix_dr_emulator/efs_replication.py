@@ -11,7 +11,13 @@ where AWS documents it:
   region) or every configuration touching the calling region.
   https://docs.aws.amazon.com/efs/latest/ug/API_DescribeReplicationConfigurations.html
 * ``DeleteReplicationConfiguration`` — from either side; "the destination file system becomes
-  Writeable and its replication overwrite protection is re-enabled".
+  Writeable and its replication overwrite protection is re-enabled". ``DeletionMode``: "Amazon EFS
+  deletes the replication configuration from both the source and destination account or Region
+  (ALL_CONFIGURATIONS) by default ... you can use the LOCAL_CONFIGURATION_ONLY mode to delete the
+  replication configuration from only the local side (the account or Region from which the delete is
+  performed)". A configuration deleted on one side only stops replicating; the other side keeps it
+  (DescribeReplicationConfigurations there still lists it, its file system stays in a replication
+  configuration: a destination stays read-only, neither can be deleted) until it is deleted there too.
   https://docs.aws.amazon.com/efs/latest/ug/API_DeleteReplicationConfiguration.html
 * ``UpdateFileSystemProtection`` and ``FileSystemProtection`` in ``DescribeFileSystems``:
   ENABLED (default) / DISABLED / REPLICATING while a destination; it "cannot be changed while the
@@ -62,6 +68,14 @@ class Replication:
     original_source_arn: str
     status: str = "ENABLED"
     last_replicated: float | None = None
+    # The sides that still hold the configuration ("source", "destination"); LOCAL_CONFIGURATION_ONLY
+    # deletes one.
+    sides: frozenset[str] = frozenset({"source", "destination"})
+
+    @property
+    def replicating(self) -> bool:
+        """Both sides hold the configuration, so data flows."""
+        return self.sides == frozenset({"source", "destination"})
 
     @property
     def source_id(self) -> str:
@@ -91,9 +105,9 @@ class Replication:
         }
 
 
-# (account_id, source file-system id) -> configuration. Entries whose file-system objects no
+# (account_id, source id, destination id) -> configuration. Entries whose file-system objects no
 # longer sit in moto's backends (moto reset, file system gone) are dropped on access.
-_replications: dict[tuple[str, str], Replication] = {}
+_replications: dict[tuple[str, str, str], Replication] = {}
 
 
 # --- errors (shapes and statuses from the botocore efs model) ------------------------------------
@@ -133,12 +147,15 @@ def _backend(account_id: str, region: str) -> Any:
 
 
 def _alive(rep: Replication) -> bool:
+    """Every side that still holds the configuration still has its file system in moto."""
     try:
         src = _backend(rep.account_id, rep.source_region).file_systems_by_id.get(rep.source_id)
         dst = _backend(rep.account_id, rep.destination_region).file_systems_by_id.get(rep.destination_id)
     except KeyError:  # pragma: no cover - region vanished from moto
         return False
-    return src is rep.source_fs and dst is rep.destination_fs
+    source_ok = "source" not in rep.sides or src is rep.source_fs
+    destination_ok = "destination" not in rep.sides or dst is rep.destination_fs
+    return bool(rep.sides) and source_ok and destination_ok
 
 
 def _live() -> list[Replication]:
@@ -150,19 +167,24 @@ def _live() -> list[Replication]:
 
 
 def replications(account_id: str | None = None) -> list[Replication]:
-    """Every live replication configuration (optionally of one account)."""
-    return [r for r in _live() if account_id is None or r.account_id == account_id]
+    """Every live, replicating configuration (both sides present; optionally of one account)."""
+    return [r for r in _live() if r.replicating and (account_id is None or r.account_id == account_id)]
 
 
 def find(account_id: str, region: str, fs_id: str) -> Replication | None:
-    """The configuration ``fs_id`` (in ``region``) takes part in, as source or destination."""
-    for rep in replications(account_id):
-        if (rep.source_region, rep.source_id) == (region, fs_id) or (
-            rep.destination_region,
-            rep.destination_id,
-        ) == (region, fs_id):
+    """The configuration ``fs_id`` (in ``region``) takes part in, on a side that still holds it."""
+    for rep in _live():
+        if rep.account_id != account_id:
+            continue
+        if "source" in rep.sides and (rep.source_region, rep.source_id) == (region, fs_id):
+            return rep
+        if "destination" in rep.sides and (rep.destination_region, rep.destination_id) == (region, fs_id):
             return rep
     return None
+
+
+def _side(rep: Replication, region: str, fs: Any) -> str:
+    return "source" if (rep.source_region, rep.source_fs) == (region, fs) else "destination"
 
 
 def _get_fs(account_id: str, region: str, fs_id: str) -> Any:
@@ -318,7 +340,7 @@ def create_replication(
             creation_time=regional_state.now(),
             original_source_arn=source.file_system_arn,
         )
-        _replications[(account_id, source.file_system_id)] = rep
+        _replications[(account_id, rep.source_id, rep.destination_id)] = rep
         log.info(
             "EFS replication %s/%s -> %s/%s created",
             source_region,
@@ -338,27 +360,54 @@ def describe_replications(account_id: str, region: str, fs_id: str | None = None
             raise _replication_not_found(fs.file_system_id)
         return [rep.describe()]
     return [
-        r.describe() for r in replications(account_id) if region in (r.source_region, r.destination_region)
+        r.describe()
+        for r in _live()
+        if r.account_id == account_id
+        and (
+            ("source" in r.sides and r.source_region == region)
+            or ("destination" in r.sides and r.destination_region == region)
+        )
     ]
 
 
-def delete_replication(account_id: str, region: str, fs_id: str) -> Replication:
-    """DeleteReplicationConfiguration from either side; returns the removed configuration.
+DELETION_MODES = ("ALL_CONFIGURATIONS", "LOCAL_CONFIGURATION_ONLY")
 
-    The destination keeps what was last synced, becomes writable and gets protection ENABLED.
+
+def delete_replication(
+    account_id: str, region: str, fs_id: str, mode: str = "ALL_CONFIGURATIONS"
+) -> Replication:
+    """DeleteReplicationConfiguration from either side; returns the configuration.
+
+    ``mode`` ALL_CONFIGURATIONS (default) removes it from both sides; LOCAL_CONFIGURATION_ONLY from the
+    side in ``region`` only. The destination keeps what was last synced; once its side no longer holds
+    the configuration it is writable with protection ENABLED.
     """
+    if mode not in DELETION_MODES:
+        raise _bad_request(f"DeletionMode={mode!r} is not valid; use {' or '.join(DELETION_MODES)}.")
     with regional_state.LOCK:
         fs = _get_fs(account_id, region, fs_id)
         rep = find(account_id, region, fs.file_system_id)
         if rep is None:
             raise _replication_not_found(fs.file_system_id)
-        # The data plane copies what was due before the configuration disappears.
+        # The data plane copies what was due before the configuration stops replicating.
         from streamflix_dr_emulator import dataplane  # noqa: PLC0415 - dataplane imports this module
 
-        dataplane.pump()
-        del _replications[(rep.account_id, rep.source_id)]
-        setattr(rep.destination_fs, _PROTECTION_ATTR, PROTECTION_ENABLED)
-        log.info("EFS replication %s -> %s deleted from %s", rep.source_id, rep.destination_id, region)
+        if rep.replicating:
+            dataplane.pump()
+        removed = {"source", "destination"} if mode == "ALL_CONFIGURATIONS" else {_side(rep, region, fs)}
+        rep.sides = rep.sides - removed
+        if "destination" in removed:
+            setattr(rep.destination_fs, _PROTECTION_ATTR, PROTECTION_ENABLED)
+        if not rep.sides:
+            del _replications[(rep.account_id, rep.source_id, rep.destination_id)]
+        log.info(
+            "EFS replication %s -> %s deleted from %s (%s; sides left: %s)",
+            rep.source_id,
+            rep.destination_id,
+            region,
+            mode,
+            sorted(rep.sides),
+        )
         return rep
 
 
@@ -419,11 +468,7 @@ def _api_describe_replication_configurations(self: Any) -> Any:
 def _api_delete_replication_configuration(self: Any) -> Any:
     source_id = self.uri_match.get("SourceFileSystemId")
     mode = self.querystring.get("deletionMode", [None])[0]
-    if mode not in (None, "ALL_CONFIGURATIONS", "LOCAL_CONFIGURATION_ONLY"):
-        raise _bad_request(
-            f"DeletionMode={mode!r} is not valid; use ALL_CONFIGURATIONS or LOCAL_CONFIGURATION_ONLY."
-        )
-    delete_replication(self.current_account, self.region, source_id)
+    delete_replication(self.current_account, self.region, source_id, mode or "ALL_CONFIGURATIONS")
     return "", {"status": 204}
 
 

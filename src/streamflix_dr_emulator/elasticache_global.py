@@ -13,7 +13,14 @@ moto 5.2.5 has no global replication groups. Modelled here, each traced to the A
 * A secondary is added with ``CreateReplicationGroup(GlobalReplicationGroupId=...)`` in another
   region; it inherits engine, version and node type from the primary ("Prerequisites and
   limitations" in the Global Datastore guide).
-* ``FailoverGlobalReplicationGroup`` — promotes a secondary, the old primary becomes secondary.
+* ``FailoverGlobalReplicationGroup`` — promotes a secondary, the old primary becomes secondary. While the
+  primary's region is in an emulated outage it is refused with InvalidGlobalReplicationGroupState ("The
+  Global datastore is not available or in primary-only state", the error the API reference lists): a
+  failover demotes the old primary to secondary, which needs that region, and AWS documents nothing
+  about a failover whose primary region cannot answer, so the emulator fails loudly rather than guess.
+  ``DisassociateGlobalReplicationGroup`` of the secondary, which only touches the secondary's region
+  ("The secondary cluster will no longer receive updates from the primary cluster, but will remain as a
+  standalone cluster in that Amazon region"), is the way out, as the runbook does.
 * ``DisassociateGlobalReplicationGroup`` — the secondary becomes a standalone replication group.
 * ``DeleteGlobalReplicationGroup`` — refused (InvalidGlobalReplicationGroupState) while secondaries
   are associated; ``RetainPrimaryReplicationGroup=false`` deletes the primary too.
@@ -296,6 +303,14 @@ def _failover(account_id: str, global_id: str, primary_region: str, primary_rg_i
             raise _invalid_value(
                 f"Replication group {primary_rg_id} in {primary_region} is already the primary "
                 f"of {global_id}."
+            )
+        if regional_state.is_failed(group.primary.region):
+            raise _exc(
+                "InvalidGlobalReplicationGroupState",
+                f"Global replication group {global_id} is not available: its primary "
+                f"{group.primary.region}/{group.primary.rg_id} cannot be reached to be demoted "
+                "(emulated regional outage). Disassociate the secondary with "
+                "DisassociateGlobalReplicationGroup to use it standalone.",
             )
         from streamflix_dr_emulator import dataplane  # noqa: PLC0415 - dataplane imports this module
 

@@ -20,6 +20,11 @@ MODULES: tuple[str, ...] = (
     "rds_replication",
     "dataplane",
     "ecr_replication",
+    "application_autoscaling",
+    "cloudwatch_alarms",
+    "ecs_load_balancers",
+    "route53_health",
+    "s3_outage",
 )
 
 _lock = threading.Lock()

@@ -4,7 +4,9 @@ Two things live here because several modules read them and none of them owns the
 
 * the emulated clock (real time plus an offset that tests and drills can advance, so that
   replication lag and EFS sync intervals are deterministic without sleeping);
-* the set of regions that are "down" (the region-outage switch of the data plane).
+* the set of regions that are "down" (the region-outage switch of the data plane);
+* hooks run after the clock moves (:func:`on_advance`): what AWS does on its own as time passes
+  (Application Auto Scaling's scaling activities, CloudWatch alarm evaluation) happens then.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
@@ -22,6 +25,8 @@ LOCK = threading.RLock()
 
 _offset_seconds = 0.0
 _failed_regions: set[str] = set()
+# Called (in registration order, under LOCK) after every advance() with the new emulated time.
+_advance_hooks: dict[str, Callable[[float], None]] = {}
 
 # Services AWS runs as global endpoints (signed for us-east-1): a regional outage does not take
 # them down, and a drill still needs Route 53 / IAM / STS while the primary region is "failed".
@@ -45,7 +50,19 @@ def advance(seconds: float) -> float:
         raise ValueError(f"seconds={seconds!r}: the emulated clock only moves forward; pass a value >= 0")
     with LOCK:
         _offset_seconds += seconds
+        current = now()
+        for name, hook in list(_advance_hooks.items()):
+            try:
+                hook(current)
+            except Exception:  # one broken hook must not stop the clock or the others
+                log.exception("emulated clock hook %s failed", name)
         return now()
+
+
+def on_advance(name: str, hook: Callable[[float], None]) -> None:
+    """Run ``hook(now)`` after every :func:`advance`; a second registration under ``name`` replaces it."""
+    with LOCK:
+        _advance_hooks[name] = hook
 
 
 def fail_region(region: str) -> None:

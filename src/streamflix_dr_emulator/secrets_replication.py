@@ -9,6 +9,22 @@
 * ``DescribeSecret`` on a primary with replicas also returns ``PrimaryRegion`` (its own region), as
   AWS does; moto only returned it on the replica.
   https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html
+* A promoted (standalone) secret has no link left to the former primary: deleting the primary, or the
+  stack that made it (whose delete removes the primary's replica regions first), leaves it alone, and a
+  new primary of the same name cannot replicate onto it.
+* ``DeleteSecret`` on a primary that still has replicas: InvalidParameterException "You can't delete
+  secret <ARN> that still has replica regions [<region>, <region>]." (AWS's text, quoted in
+  rebuy-de/aws-nuke#1127 and gruntwork-io/cloud-nuke#435; "You can't delete a primary secret that is
+  replicated to other Regions. You must first delete the replicas using RemoveRegionsFromReplication" —
+  https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html). moto named the
+  secret by whatever id the caller passed.
+* ``ReplicateSecretToRegions`` onto a region that holds a secret of the same name, without
+  ``ForceOverwriteReplicaSecret``: the call answers, that region's ReplicationStatus is ``Failed`` with
+  "Replication failed: Secret name <name> already exists in region <region>." (moto wrote the name of its
+  own test secret, "simple", whatever the name). With ``ForceOverwriteReplicaSecret`` the existing secret
+  is replaced by the replica ("Specifies whether to overwrite a secret with the same name in the
+  destination Region" — https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicateSecretToRegions.html).
+  ``AddReplicaRegions``: at least one entry, each Region a valid region, KmsKeyId at most 2048 characters.
 """
 
 from __future__ import annotations
@@ -86,7 +102,8 @@ def install() -> None:
     global _installed  # noqa: PLW0603 - one patch per process
     if _installed:
         return
-    from moto.secretsmanager.models import FakeSecret  # noqa: PLC0415
+    from moto.secretsmanager.exceptions import InvalidParameterException  # noqa: PLC0415
+    from moto.secretsmanager.models import FakeSecret, ReplicaSecret, SecretsManagerBackend  # noqa: PLC0415
     from moto.secretsmanager.responses import SecretsManagerResponse  # noqa: PLC0415
 
     patch_attr(SecretsManagerResponse, "stop_replication_to_replica", _api_stop_replication_to_replica)
@@ -100,4 +117,59 @@ def install() -> None:
         return result
 
     patch_attr(FakeSecret, "to_dict", to_dict)
+
+    original_create_replicas = FakeSecret.create_replicas
+
+    # AWS API: secretsmanager ReplicateSecretToRegions —
+    # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicateSecretToRegions.html
+    def create_replicas(self: Any, replica_regions: list[dict[str, str]], force_overwrite: bool) -> Any:
+        import boto3  # noqa: PLC0415
+
+        valid = set(boto3.session.Session().get_available_regions("secretsmanager"))
+        for spec in replica_regions or []:
+            region = spec.get("Region")
+            if region not in valid:
+                raise InvalidParameterException(f"Invalid replica region {region!r}.")
+            if len(str(spec.get("KmsKeyId") or "")) > 2048:
+                raise InvalidParameterException("KmsKeyId is longer than 2048 characters.")
+        replicas = original_create_replicas(self, replica_regions, force_overwrite=force_overwrite)
+        for replica in replicas:
+            if replica.status == "Failed":
+                replica.message = (
+                    f"Replication failed: Secret name {self.name} already exists in region {replica.region}."
+                )
+                replica.config["StatusMessage"] = replica.message
+        return replicas
+
+    patch_attr(FakeSecret, "create_replicas", create_replicas)
+
+    original_replicate = SecretsManagerBackend.replicate_secret_to_regions
+
+    def replicate_secret_to_regions(
+        self: Any, secret_id: str, replica_regions: list[dict[str, str]], force_overwrite: bool
+    ) -> Any:
+        if not replica_regions:
+            # AddReplicaRegions: "Array Members: Minimum number of 1 item." (required)
+            raise InvalidParameterException("AddReplicaRegions needs at least one region.")
+        return original_replicate(self, secret_id, replica_regions, force_overwrite)
+
+    patch_attr(SecretsManagerBackend, "replicate_secret_to_regions", replicate_secret_to_regions)
+
+    original_delete = SecretsManagerBackend.delete_secret
+
+    # AWS API: secretsmanager DeleteSecret —
+    # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html
+    def delete_secret(
+        self: Any, secret_id: str, recovery_window_in_days: int | None, force_delete_without_recovery: bool
+    ) -> Any:
+        if self._is_valid_identifier(secret_id):
+            secret = self.secrets[secret_id]
+            if not isinstance(secret, ReplicaSecret) and secret.replicas:
+                regions = ", ".join(r.region for r in secret.replicas)
+                raise InvalidParameterException(
+                    f"You can't delete secret {secret.arn} that still has replica regions [{regions}]."
+                )
+        return original_delete(self, secret_id, recovery_window_in_days, force_delete_without_recovery)
+
+    patch_attr(SecretsManagerBackend, "delete_secret", delete_secret)
     _installed = True

@@ -290,3 +290,57 @@ def test_replication_to_a_new_destination_can_be_recreated(endpoint: str) -> Non
     efs.delete_replication_configuration(SourceFileSystemId=source)
     second = efs.create_replication_configuration(SourceFileSystemId=source, Destinations=[{"Region": DR}])
     assert first["Destinations"][0]["FileSystemId"] != second["Destinations"][0]["FileSystemId"]
+
+
+def test_local_only_delete_on_the_destination_leaves_the_source_side(endpoint: str) -> None:
+    source, dest = replicate_to_existing(endpoint)
+    aws(endpoint, "efs", DR).delete_replication_configuration(
+        SourceFileSystemId=dest, DeletionMode="LOCAL_CONFIGURATION_ONLY"
+    )
+    # The destination side no longer holds it: writable again, deletable, not listed in its region.
+    assert protection(endpoint, DR, dest) == "ENABLED"
+    with pytest.raises(ClientError) as e:
+        aws(endpoint, "efs", DR).describe_replication_configurations(FileSystemId=dest)
+    assert error_of(e) == ("ReplicationNotFound", 404)
+    # The source side still holds it: listed there, its file system still cannot be deleted.
+    listed = aws(endpoint, "efs", PRIMARY).describe_replication_configurations(FileSystemId=source)[
+        "Replications"
+    ]
+    assert [r["Destinations"][0]["FileSystemId"] for r in listed] == [dest]
+    with pytest.raises(ClientError) as e:
+        aws(endpoint, "efs", PRIMARY).delete_file_system(FileSystemId=source)
+    assert error_of(e) == ("FileSystemInUse", 409)
+    # Replication has stopped: a file written on the source no longer reaches the destination.
+    data = DataPlaneClient(endpoint)
+    data.write_file(PRIMARY, source, "after.txt", "late")
+    data.sync()
+    assert "after.txt" not in data.list_files(DR, dest)
+    # Deleting the source side too ends it.
+    aws(endpoint, "efs", PRIMARY).delete_replication_configuration(
+        SourceFileSystemId=source, DeletionMode="LOCAL_CONFIGURATION_ONLY"
+    )
+    aws(endpoint, "efs", PRIMARY).delete_file_system(FileSystemId=source)
+
+
+def test_local_only_delete_on_the_source_leaves_the_destination_read_only(endpoint: str) -> None:
+    source, dest = replicate_to_existing(endpoint)
+    aws(endpoint, "efs", PRIMARY).delete_replication_configuration(
+        SourceFileSystemId=source, DeletionMode="LOCAL_CONFIGURATION_ONLY"
+    )
+    assert protection(endpoint, DR, dest) == "REPLICATING"
+    with pytest.raises(ClientError) as e:
+        aws(endpoint, "efs", DR).delete_file_system(FileSystemId=dest)
+    assert error_of(e) == ("FileSystemInUse", 409)
+    aws(endpoint, "efs", PRIMARY).delete_file_system(FileSystemId=source)  # the source side is free
+    aws(endpoint, "efs", DR).delete_replication_configuration(SourceFileSystemId=dest)
+    assert protection(endpoint, DR, dest) == "ENABLED"
+
+
+def test_all_configurations_is_the_default_and_explicit_mode(endpoint: str) -> None:
+    source, dest = replicate_to_existing(endpoint)
+    aws(endpoint, "efs", DR).delete_replication_configuration(
+        SourceFileSystemId=dest, DeletionMode="ALL_CONFIGURATIONS"
+    )
+    with pytest.raises(ClientError) as e:
+        aws(endpoint, "efs", PRIMARY).describe_replication_configurations(FileSystemId=source)
+    assert error_of(e) == ("ReplicationNotFound", 404)

@@ -290,3 +290,32 @@ def test_python_functions_for_cloudformation_models(endpoint: str) -> None:
             GlobalReplicationGroupId=created["GlobalReplicationGroupId"]
         )
     assert error_of(e) == ("GlobalReplicationGroupNotFoundFault", 404)
+
+
+@pytest.fixture
+def outage(endpoint: str) -> Any:
+    from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
+
+    client = DataPlaneClient(endpoint)
+    yield client
+    client.restore_region(PRIMARY)
+
+
+def test_failover_is_refused_while_the_primary_region_is_down_and_disassociate_works(
+    endpoint: str, outage: Any
+) -> None:
+    global_id, _primary = make_global(endpoint)
+    secondary = make_rg(endpoint, DR, global_id=global_id)
+    outage.fail_region(PRIMARY)
+    ec = aws(endpoint, "elasticache", DR)
+    with pytest.raises(ClientError) as e:
+        ec.failover_global_replication_group(
+            GlobalReplicationGroupId=global_id, PrimaryRegion=DR, PrimaryReplicationGroupId=secondary
+        )
+    assert error_of(e) == ("InvalidGlobalReplicationGroupState", 400)
+    assert "DisassociateGlobalReplicationGroup" in str(e.value)
+    # The runbook's fallback: the DR cluster leaves the datastore and is writable on its own.
+    ec.disassociate_global_replication_group(
+        GlobalReplicationGroupId=global_id, ReplicationGroupId=secondary, ReplicationGroupRegion=DR
+    )
+    assert rg_info(endpoint, DR, secondary) is None
