@@ -93,10 +93,8 @@ def _critical_path(result: RunResult, work: dict[str, float]) -> float:
         for p in planned:
             if p.step not in work:
                 continue
-            if parallel:
-                start = max((finish[d] for d in p.after if d in finish), default=0.0)
-            else:
-                start = prev
+            deps = max((finish[d] for d in p.after if d in finish), default=0.0)
+            start = deps if parallel else prev
             finish[p.step] = start + work[p.step]
             prev = finish[p.step]
         total += max(finish.values(), default=0.0)

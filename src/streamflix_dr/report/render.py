@@ -53,7 +53,8 @@ def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
         f"{_s(doc.get('rto_read_modelled_seconds'))} |",
         f"| Write RTO (DR accepts writes: promotion and EFS done, plus the read conditions) | "
         f"{_s(doc.get('rto_write_modelled_seconds'))} |",
-        f"| RTO met (serving verified, write RTO within target) | {'yes' if doc.get('rto_met') else '**no**'} |",
+        f"| RTO met (serving verified, write RTO within target) | "
+        f"{'yes' if doc.get('rto_met') else '**no**'} |",
         f"| Wall-clock of this run | {_s(doc.get('rto_seconds'))} |",
         *(
             [
