@@ -177,8 +177,8 @@ def build_report(
         )
     rpo: dict[str, float | None] = {}
     for store, step in RPO_SOURCES.items():
-        rec = by_step.get(step)
-        value = rec.metrics.get("rpo_seconds") if rec else None
+        found = by_step.get(step)
+        value = found.metrics.get("rpo_seconds") if found else None
         rpo[store] = _r(value) if value is not None else None
     doc: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
