@@ -433,6 +433,9 @@ class PromoteDb(Step):
                 fix="deploy the DR stack in its full phase (it creates the replica)",
             )
         outcome = StepOutcome()
+        # One explicit budget for the step's waits (before and after the call): promote_poll_seconds.
+        started = ctx.clock.monotonic()
+        budget = ctx.timeouts.promote_poll_seconds
         lag = latest_metric(
             ctx, t.target_region, "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": t.target_db_instance_id}
         )
@@ -446,7 +449,7 @@ class PromoteDb(Step):
         rds = ctx.target("rds")
         if db.get("DBInstanceStatus") != "available":
             # Promotion fails while the replica is backing-up or modifying [API PromoteReadReplica].
-            self._wait_available(ctx)
+            self._wait_available(ctx, budget)
         try:
             rds.promote_read_replica(DBInstanceIdentifier=t.target_db_instance_id, BackupRetentionPeriod=7)
         except (ClientError, BotoCoreError) as e:
@@ -464,16 +467,18 @@ class PromoteDb(Step):
             f"{t.target_db_instance_id} becoming a standalone instance",
             t.target_region,
             lambda: self.check_done(ctx),
-            budget_seconds=ctx.timeouts.promote_poll_seconds,
+            budget_seconds=max(ctx.timeouts.waiter_delay, budget - (ctx.clock.monotonic() - started)),
         )
         outcome.message = f"promoted (replica lag at promotion: {lag if lag is not None else 'unknown'} s)"
         return outcome
 
-    def _wait_available(self, ctx: StepContext) -> None:
+    def _wait_available(self, ctx: StepContext, budget_seconds: float) -> None:
         t = ctx.topology
+        config = ctx.timeouts.waiter_config()
+        config["MaxAttempts"] = min(config["MaxAttempts"], max(1, int(budget_seconds // config["Delay"])))
         try:
             ctx.target("rds").get_waiter("db_instance_available").wait(
-                DBInstanceIdentifier=t.target_db_instance_id, WaiterConfig=ctx.timeouts.waiter_config()
+                DBInstanceIdentifier=t.target_db_instance_id, WaiterConfig=config
             )
         except WaiterError as e:
             raise FailoverError(

@@ -201,3 +201,11 @@ def test_states_of_one_execution_share_the_operation(cloud: tuple[ClientFactory,
     assert first["operation_id"] == second["operation_id"] == "run-42"
     assert handler.operation_id_of({"operation_id": "x", "executionId": execution}) == "x"
     assert handler.operation_id_of({}) is None
+
+
+def test_lambda_waits_fit_in_the_functions_900_s() -> None:
+    t = handler.LAMBDA_TIMEOUTS
+    # Lambda's hard limit is 900 s: the promotion's waits and any one waiter end well before it
+    assert t.promote_poll_seconds <= 900 - 60
+    assert t.waiter_delay * t.waiter_max_attempts <= 900 - 60
+    assert t.fence_seconds < t.promote_poll_seconds
