@@ -385,8 +385,18 @@ class FencePrimary(Step):
             ApplyImmediately=True,
         )
         ctx.latency.wait("rds.modify_db_instance_security_groups")
-        db = rds.describe_db_instances(DBInstanceIdentifier=t.source_db_instance_id)["DBInstances"][0]
-        now = [g.get("VpcSecurityGroupId") for g in db.get("VpcSecurityGroups") or []]
+        # The old groups show as "removing" (the new one "adding") until RDS has applied the change;
+        # the fence holds once the fence group is the only one and active. Polled within the fence's
+        # bound (the branch is abandoned when the bound runs out).
+        delay = max(0.05, min(5.0, ctx.timeouts.waiter_delay))
+        now: list[str] = []
+        for _ in range(max(1, int(ctx.timeouts.fence_seconds // delay))):
+            db = rds.describe_db_instances(DBInstanceIdentifier=t.source_db_instance_id)["DBInstances"][0]
+            groups = db.get("VpcSecurityGroups") or []
+            now = [str(g.get("VpcSecurityGroupId")) for g in groups]
+            if now == [fence_sg] and all(g.get("Status", "active") == "active" for g in groups):
+                return
+            ctx.clock.sleep(delay)
         if now != [fence_sg]:
             raise FailoverError(
                 f"{t.source_region}: {t.source_db_instance_id} has security groups {now} after the fence, "

@@ -859,3 +859,41 @@ def test_a_run_that_does_not_serve_ends_as_not_serving(
     assert not result.succeeded and result.not_serving
     with pytest.raises(NotServingError):
         result.raise_for_status()
+
+
+class _SlowSecurityGroups:
+    """RDS as AWS answers right after ModifyDBInstance: the old group 'removing', the new 'adding'."""
+
+    def __init__(self, real: Any, old: str, fence: str, describes: int) -> None:
+        self.real = real
+        self.old = old
+        self.fence = fence
+        self.describes = describes
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def describe_db_instances(self, **kw: Any) -> dict[str, Any]:
+        resp = dict(self.real.describe_db_instances(**kw))
+        if self.describes > 0 and any(
+            g["VpcSecurityGroupId"] != self.old
+            for d in resp["DBInstances"]
+            for g in d.get("VpcSecurityGroups", [])
+        ):
+            self.describes -= 1
+            for d in resp["DBInstances"]:
+                d["VpcSecurityGroups"] = [
+                    {"VpcSecurityGroupId": self.old, "Status": "removing"},
+                    *[{**g, "Status": "adding"} for g in d["VpcSecurityGroups"]],
+                ]
+        return resp
+
+
+def test_fence_waits_for_the_old_security_group_to_go(aws: ClientFactory, world: Topology) -> None:
+    rds = _SlowSecurityGroups(
+        aws.client("rds", PRIMARY), "sg-old", world.source_db_fence_security_group_id, describes=2
+    )
+    clock = FakeClock()
+    outcome = FencePrimary().run(ctx_for(_FakeFactory(aws, rds=rds), world, clock))
+    assert not outcome.skipped and rds.describes == 0
+    assert clock.now() > 1_800_000_000.0  # polled (fake time) until only the fence group was left
