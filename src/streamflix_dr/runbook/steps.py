@@ -28,10 +28,10 @@ from botocore.exceptions import (
 )
 
 from streamflix_dr.aws.clients import ClientFactory
-from streamflix_dr.constants import StepId
+from streamflix_dr.constants import Role, StepId, stack_name
 from streamflix_dr.errors import FailoverError, NotServingError
 from streamflix_dr.runbook.latency import Clock, Latency, Timeouts
-from streamflix_dr.runbook.topology import Topology
+from streamflix_dr.runbook.topology import OUTPUT_DB_FENCE_SECURITY_GROUP_ID, Topology
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +366,7 @@ class FencePrimary(Step):
                 ],
             )
             ctx.latency.wait("rds.modify_parameter_group")
-        fence_sg = t.source_db_fence_security_group_id
+        fence_sg = t.source_db_fence_security_group_id or self._fence_group_from_stack(ctx, factory)
         if not fence_sg:
             outcome.warnings.append(
                 f"no fence security group known (primary output DbFenceSecurityGroupId): "
@@ -403,6 +403,28 @@ class FencePrimary(Step):
                 f"not only {fence_sg}.",
                 fix="check the instance's events and rerun",
             )
+
+    @staticmethod
+    def _fence_group_from_stack(ctx: StepContext, factory: Any) -> str:
+        """The primary stack's DbFenceSecurityGroupId output (the in-cloud run has no primary outputs:
+        when the fence runs the primary region answers, so its stack can be read then)."""
+        t = ctx.topology
+        try:
+            resp = factory.client("cloudformation", t.source_region).describe_stacks(
+                StackName=stack_name(Role.PRIMARY, t.suffix)
+            )
+        except ClientError as e:
+            log.warning("primary stack outputs not readable for the fence group: %s", e)
+            return ""
+        outputs = (resp.get("Stacks") or [{}])[0].get("Outputs") or []
+        return next(
+            (
+                str(o.get("OutputValue", ""))
+                for o in outputs
+                if o.get("OutputKey") == OUTPUT_DB_FENCE_SECURITY_GROUP_ID
+            ),
+            "",
+        )
 
     def verify(self, ctx: StepContext) -> None:
         # Verified in run() when the region answered; when it did not, there is nothing to check.

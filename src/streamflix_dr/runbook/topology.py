@@ -37,10 +37,6 @@ ENV_HOSTED_ZONE_ID = "STREAMFLIX_HOSTED_ZONE_ID"
 ENV_DOMAIN_NAME = "STREAMFLIX_DOMAIN_NAME"
 ENV_TARGET_GROUP_ARN = "STREAMFLIX_TARGET_GROUP_ARN"
 ENV_PRIMARY_HEALTH_CHECK_ID = "STREAMFLIX_PRIMARY_HEALTH_CHECK_ID"
-# Needed by the fence and the DNS check in-cloud; the template (FailoverFunction's environment) sets them.
-ENV_PRIMARY_DB_FENCE_SECURITY_GROUP_ID = "STREAMFLIX_PRIMARY_DB_FENCE_SECURITY_GROUP_ID"
-ENV_DR_LOAD_BALANCER_DNS_NAME = "STREAMFLIX_DR_LOAD_BALANCER_DNS_NAME"
-
 # Contract names (BRIEF: the template's DbFenceSecurityGroup output and the DR load balancer output).
 # Literal here until constants.py (owned by the template side) carries them.
 OUTPUT_DB_FENCE_SECURITY_GROUP_ID = "DbFenceSecurityGroupId"
@@ -209,8 +205,8 @@ class Topology:
             domain_name=environ.get(ENV_DOMAIN_NAME, ""),
             target_group_arn=environ.get(ENV_TARGET_GROUP_ARN, ""),
             source_health_check_id=environ.get(ENV_PRIMARY_HEALTH_CHECK_ID, ""),
-            source_db_fence_security_group_id=environ.get(ENV_PRIMARY_DB_FENCE_SECURITY_GROUP_ID, ""),
-            target_load_balancer_dns_name=environ.get(ENV_DR_LOAD_BALANCER_DNS_NAME, ""),
+            # The fence group is read from the primary stack's outputs when the fence runs (the primary
+            # answers then); the DR load balancer from the SECONDARY record.
         )
 
 

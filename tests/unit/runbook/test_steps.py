@@ -897,3 +897,33 @@ def test_fence_waits_for_the_old_security_group_to_go(aws: ClientFactory, world:
     outcome = FencePrimary().run(ctx_for(_FakeFactory(aws, rds=rds), world, clock))
     assert not outcome.skipped and rds.describes == 0
     assert clock.now() > 1_800_000_000.0  # polled (fake time) until only the fence group was left
+
+
+def test_fence_reads_the_fence_group_from_the_primary_stack_in_cloud(
+    aws: ClientFactory, world: Topology
+) -> None:
+    # The Lambda's topology has no primary outputs: the fence reads DbFenceSecurityGroupId from the
+    # primary stack, which answers whenever the fence can run at all.
+    import json  # noqa: PLC0415
+
+    fence_sg = world.source_db_fence_security_group_id
+    aws.client("cloudformation", PRIMARY).create_stack(
+        StackName="streamflix-dr-primary-test",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {
+                    "Marker": {
+                        "Type": "AWS::SSM::Parameter",
+                        "Properties": {"Name": "/fence-test/marker", "Type": "String", "Value": "x"},
+                    }
+                },
+                "Outputs": {"DbFenceSecurityGroupId": {"Value": fence_sg}},
+            }
+        ),
+    )
+    outcome = FencePrimary().run(ctx_for(aws, replace(world, source_db_fence_security_group_id="")))
+    assert outcome.warnings == []
+    db = aws.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="streamflix-db")[
+        "DBInstances"
+    ][0]
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [fence_sg]
