@@ -377,6 +377,17 @@ def deploy(
             if APP_IMAGE_AVAILABLE in declared:
                 # The gate (defect 1): services ask for tasks only once the image is in BOTH regions.
                 image = image_status(factory, account, tag, _repositories(env, stacks))
+                running = parameters_of(stack.describe()).get(APP_IMAGE_AVAILABLE) == "true"
+                if running and not image.available:
+                    # Never take running services to 0 tasks because an image is missing: refuse first.
+                    raise ConfigError(
+                        Param.IMAGE_TAG,
+                        tag,
+                        f"is not in every region's ECR repository, and {stack.region}/{stack.name} runs its "
+                        "service; deploying would stop it (AppImageAvailable=false)",
+                        "push the image first:\n"
+                        + "\n".join(image.push_instructions(env.name, env.primary_region)),
+                    )
                 stage_extra[APP_IMAGE_AVAILABLE] = "true" if image.available else "false"
             params = stack_parameters(env, template=tpl, role=role, phase=phase, peer=peer, extra=stage_extra)
             check_parameters(tpl, params, f"{role.value}/{phase.value}")

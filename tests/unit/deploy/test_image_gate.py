@@ -121,3 +121,22 @@ def test_pin_alarm_name_reaches_the_primary(env: Environment, timeouts: Timeouts
     factory = _factory(_Registry())
     _run(env, factory, timeouts, out_dir)
     assert _params(factory, PRIMARY)["DrFailoverPinAlarmName"] == "streamflix-failover-pin-dev"
+
+
+def test_a_missing_image_never_takes_running_services_to_zero(
+    env: Environment, timeouts: Timeouts, out_dir: Path
+) -> None:
+    import pytest  # noqa: PLC0415
+
+    from streamflix_dr.errors import ConfigError  # noqa: PLC0415
+
+    registry = _Registry()
+    factory = _factory(registry)
+    _run(env, factory, timeouts, out_dir)
+    registry.repos.update({"streamflix-primary", "streamflix-dr"})
+    _run(env, factory, timeouts, out_dir)  # services started
+    registry.repos.clear()  # e.g. a new ImageTag not pushed yet
+    with pytest.raises(ConfigError, match="would stop it") as info:
+        _run(env, factory, timeouts, out_dir)
+    assert "docker push" in (info.value.fix or "")
+    assert _params(factory, PRIMARY)["AppImageAvailable"] == "true"
