@@ -78,9 +78,10 @@ def _dns(f: Any, env: Any) -> None:
     r53.change_resource_record_sets(HostedZoneId=env.hosted_zone_id, ChangeBatch={"Changes": changes})
 
 
-def stand_in_deploy(env: Any, f: Any, _opts: DrillOptions) -> None:
-    # As on today's emulator after a real deploy: ECS tasks never register with the DR target group.
-    t = build_resources(f, env.suffix, registered_target=False)
+def stand_in_deploy(env: Any, f: Any, _opts: DrillOptions, *, registered_target: bool = False) -> None:
+    # By default as on today's emulator after a real deploy: ECS tasks never register with the DR
+    # target group. ``registered_target`` stands for tasks that did (the DR region then serves).
+    t = build_resources(f, env.suffix, registered_target=registered_target)
     if env.hosted_zone_id:
         _dns(f, env)
     _outputs_stack(

@@ -168,11 +168,11 @@ class RunResult:
         if self.not_serving:
             raise NotServingError(
                 f"failover {self.operation_id} ran, but {self.direction.split('->')[-1]} does not serve: "
-                f"{self.error}.",
+                f"{self.error.rstrip('.')}.",
                 fix="the journal is kept; fix the cause (see the message) and rerun the same command",
             )
         raise FailoverError(
-            f"failover {self.operation_id} stopped: {self.error}.",
+            f"failover {self.operation_id} stopped: {self.error.rstrip('.')}.",
             fix="the journal is kept; fix the cause and rerun the same command to resume",
         )
 
