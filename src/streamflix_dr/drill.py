@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from streamflix_dr.constants import Output, Param
 from streamflix_dr.errors import EmulatorError, StreamflixDrError
 from streamflix_dr.readiness.core import run_readiness
@@ -48,16 +50,16 @@ class DrillOptions:
     settle_seconds: float = 1.5
 
 
-Deployer = Callable[[Any, Any, DrillOptions], None]
+Deployer = Callable[[Any, Any, DrillOptions], Any]
 
 
-def deploy_stacks(env: Any, factory: Any, opts: DrillOptions) -> None:
+def deploy_stacks(env: Any, factory: Any, opts: DrillOptions) -> Any:
     """The real deploy: both regions through the orchestrator, as ``streamflix-dr deploy`` does."""
     from streamflix_dr.deploy.orchestrator import Timeouts as DeployTimeouts  # noqa: PLC0415 - CLI-side
     from streamflix_dr.deploy.orchestrator import deploy  # noqa: PLC0415
     from streamflix_dr.deploy.stacks import Timing  # noqa: PLC0415
 
-    deploy(
+    return deploy(
         env,
         factory,
         confirm=lambda _p: True,
@@ -109,13 +111,22 @@ def run_drill(
     errors: list[str] = []
     progress(f"deploying {env.name} to {env.primary_region} and {env.dr_region}")
     t0 = time.monotonic()
-    deployer(env, factory, opts)
-    deploy_seconds = time.monotonic() - t0
+    first = deployer(env, factory, opts)
     resolved = resolve(factory, env)
+    # As an operator would: the first deploy leaves the services at 0 tasks until the image is in both
+    # regions; push it to the primary (ECR replicates it), then deploy again to start the services.
+    _publish_image(factory, env, resolved.primary_outputs or {}, resolved.dr_outputs, progress)
+    image = getattr(first, "image", None) or {}
+    if image.get("gated") and not image.get("available"):
+        progress("image published: deploying again so the services start (AppImageAvailable=true)")
+        second = deployer(env, factory, opts)
+        if getattr(second, "image_missing", False):
+            progress("the image is still missing in a region: " + "; ".join(second.next_steps[:1]))
+        resolved = resolve(factory, env)
+    deploy_seconds = time.monotonic() - t0
     topo = resolved.topology
     progress(f"deployed in {deploy_seconds:.1f} s; writing data on the primary")
 
-    _publish_image(factory, env, resolved.primary_outputs or {}, progress)
     written = _write_data(dp, topo, opts, DataPlaneError, progress)
     progress("checking readiness")
     readiness = run_readiness(factory, readiness_target(env, resolved.dr_outputs), now=time.time())
@@ -139,7 +150,12 @@ def run_drill(
     )
     progress(f"failing over (latency model on, {opts.time_scale:.0f} AWS seconds per drill second)")
     result = runner.run()
-    if not result.succeeded:
+    if result.not_serving:
+        # The honest outcome until tasks really register with the DR target group: the failover ran,
+        # the DR region does not serve, and the RTO is not met.
+        errors.append(f"not serving: {result.error}")
+        progress(f"the DR region does not serve, RTO not met: {result.error}")
+    elif not result.succeeded:
         errors.append(f"failover: {result.error}")
 
     survived = _check_data(dp, topo, written, DataPlaneError)
@@ -155,7 +171,7 @@ def run_drill(
         progress(
             f"{store}: {d['survived']}/{d['written']} survived, writable afterwards: {d['writable_after']}"
         )
-    if result.succeeded and not all(
+    if (result.succeeded or result.not_serving) and not all(
         d["writable_after"] for s, d in data.items() if s != "redis" or topo.global_datastore_id
     ):
         errors.append("the DR region does not accept writes on every data store after the failover")
@@ -182,6 +198,7 @@ def run_drill(
             "deploy_seconds": round(deploy_seconds, 2),
             "drill_seconds": round(time.time() - started, 2),
             "drill_errors": errors,
+            "not_serving": result.not_serving,
         },
     )
     if errors:
@@ -208,9 +225,17 @@ _MANIFEST = {
 
 
 def _publish_image(
-    factory: Any, env: Any, primary_outputs: dict[str, str], progress: Callable[[str], None]
+    factory: Any,
+    env: Any,
+    primary_outputs: dict[str, str],
+    dr_outputs: dict[str, str],
+    progress: Callable[[str], None],
+    *,
+    replication_wait: float = 10.0,
 ) -> None:
-    """Push the application image to the primary's repository, as a release would; ECR replicates it."""
+    """Push the application image to the primary's repository, as a release would (after the primary
+    stack, and with it the ECR replication rule, exists); ECR replicates it to the DR repository. If the
+    copy does not appear, push to the DR repository too, as the deploy's instructions say."""
     repo = primary_outputs.get(Output.ECR_REPOSITORY_NAME)
     if not repo:
         progress("no primary ECR repository in the outputs: image not published")
@@ -219,11 +244,32 @@ def _publish_image(
     from streamflix_dr.template_model import parameter_defaults  # noqa: PLC0415
 
     tag = env.parameters.get(Param.IMAGE_TAG) or parameter_defaults(load_template())[Param.IMAGE_TAG]
-    ecr = factory.client("ecr", env.primary_region)
-    existing = ecr.list_images(repositoryName=repo).get("imageIds") or []
-    if not any(i.get("imageTag") == tag for i in existing):
-        ecr.put_image(repositoryName=repo, imageManifest=json.dumps(_MANIFEST), imageTag=tag)
-    progress(f"published image {repo}:{tag} in {env.primary_region} (ECR replicates it to {env.dr_region})")
+    if not _has_tag(factory, env.primary_region, repo, tag):
+        factory.client("ecr", env.primary_region).put_image(
+            repositoryName=repo, imageManifest=json.dumps(_MANIFEST), imageTag=tag
+        )
+    progress(f"published image {repo}:{tag} in {env.primary_region}")
+    dr_repo = dr_outputs.get(Output.ECR_REPOSITORY_NAME) or repo
+    deadline = time.monotonic() + replication_wait
+    while not _has_tag(factory, env.dr_region, dr_repo, tag):
+        if time.monotonic() > deadline:
+            factory.client("ecr", env.dr_region).put_image(
+                repositoryName=dr_repo, imageManifest=json.dumps(_MANIFEST), imageTag=tag
+            )
+            progress(
+                f"replication did not copy it within {replication_wait:.0f} s: pushed to {env.dr_region}"
+            )
+            return
+        time.sleep(0.2)
+    progress(f"ECR replicated {dr_repo}:{tag} to {env.dr_region}")
+
+
+def _has_tag(factory: Any, region: str, repo: str, tag: str) -> bool:
+    try:
+        ids = factory.client("ecr", region).list_images(repositoryName=repo).get("imageIds") or []
+    except ClientError:
+        return False
+    return any(i.get("imageTag") == tag for i in ids)
 
 
 def _write_data(

@@ -82,3 +82,9 @@ class AbortedByUser(StreamflixDrError):
     """The operator declined the plan."""
 
     exit_code = 5
+
+
+class NotServingError(FailoverError):
+    """The failover ran but the DR region does not serve: no healthy target, or the health check fails."""
+
+    exit_code = 6

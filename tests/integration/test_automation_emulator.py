@@ -114,7 +114,17 @@ def test_state_machine_steps_fail_over_from_the_deployed_code(cloud: Cloud) -> N
         step: _invoke(cloud, function, {"step": step, "executionId": execution})
         for stage in stages
         for step in stage
+        if step != StepId.VERIFY_SERVING.value
     }
+    # On this emulator no ECS task registers with the DR target group: verify-serving says the DR region
+    # does not serve (NotServingError), the state fails, and nothing claims the failover is complete.
+    response = factory.client("lambda", dr).invoke(
+        FunctionName=function,
+        Payload=json.dumps({"step": StepId.VERIFY_SERVING.value, "executionId": execution}).encode(),
+    )
+    failure = json.loads(response["Payload"].read() or b"null")
+    assert response.get("FunctionError") and failure["errorType"] == "NotServingError", failure
+    assert "no healthy target" in failure["errorMessage"]
     # One execution, one operation: every state journaled under the execution's name.
     assert {r["operation_id"] for r in results.values()} == {"alarm-1"}
     assert results[StepId.FENCE_PRIMARY.value]["status"] == "skipped"  # the primary region is down

@@ -48,7 +48,7 @@ def deployed(
     f = ClientFactory(
         Target(endpoint_url=emulator_endpoint, access_key_id="testing", secret_access_key="testing")
     )
-    stand_in_deploy(env, f, DrillOptions())
+    stand_in_deploy(env, f, DrillOptions(), registered_target=True)
     return str(env_file), emulator_endpoint, f
 
 

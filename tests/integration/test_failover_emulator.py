@@ -45,8 +45,11 @@ def _table(f: ClientFactory, name: str) -> None:
     )
 
 
-def build_resources(f: ClientFactory, s: str) -> Topology:
-    """Both regions' resources for suffix ``s``, made directly with boto3 (no CloudFormation)."""
+def build_resources(f: ClientFactory, s: str, *, registered_target: bool = True) -> Topology:
+    """Both regions' resources for suffix ``s``, made directly with boto3 (no CloudFormation).
+
+    ``registered_target``: a target registered with the DR target group (the emulator reports it
+    healthy), standing for DR tasks that registered; without it the DR region does not serve."""
     table = f"streamflix-dr-journal-{s}"
     _table(f, table)
     for region in (PRIMARY, DR):
@@ -103,11 +106,33 @@ def build_resources(f: ClientFactory, s: str) -> Topology:
             family=f"app-{s}", containerDefinitions=[{"name": "a", "image": "x", "memory": 512}]
         )
         ecs.create_service(cluster=f"c-{s}", serviceName="app", taskDefinition=f"app-{s}", desiredCount=count)
+    # The primary's autoscaling (min 2, as the template) and its no-rules DB fence group.
+    f.client("application-autoscaling", PRIMARY).register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=f"service/c-{s}/app",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=2,
+        MaxCapacity=4,
+    )
+    ec2_p = f.client("ec2", PRIMARY)
+    vpc_p = ec2_p.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    fence_sg = ec2_p.create_security_group(GroupName=f"db-fence-{s}", Description="no rules", VpcId=vpc_p)[
+        "GroupId"
+    ]
+    vpc_dr = f.client("ec2", DR).create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]
+    elbv2 = f.client("elbv2", DR)
+    tg = elbv2.create_target_group(
+        Name=f"app-tg-{s}", Protocol="HTTPS", Port=443, VpcId=vpc_dr, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    if registered_target:
+        elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.41.0.10", "Port": 443}])
     return Topology(
         suffix=s,
         source_region=PRIMARY,
         target_region=DR,
         journal_table=table,
+        source_db_fence_security_group_id=fence_sg,
+        target_group_arn=tg,
         target_db_instance_id=f"db-{s}-replica",
         source_db_arn=arn,
         target_file_system_id=dst_fs,
@@ -169,6 +194,10 @@ def test_failover_with_primary_region_down(world: World, tmp_path: Path) -> None
     statuses = {s.step: s.status.value for s in result.steps}
     assert statuses["fence-primary"] == "skipped"
     assert any("fencing skipped" in w for w in result.warnings)
+    # the DNS switch started only after the fence had finished; the promotion did not wait for it
+    fence, dns, promote = (result.step(s) for s in ("fence-primary", "switch-dns", "promote-db"))
+    assert fence and dns and promote and fence.ended_at and dns.started_at and promote.started_at
+    assert dns.started_at >= fence.ended_at and promote.started_at < fence.ended_at
     assert all(
         statuses[k] == "done"
         for k in (
@@ -200,6 +229,7 @@ def test_failover_with_primary_region_down(world: World, tmp_path: Path) -> None
     doc = build_report(result, kind="failover", rto_target_seconds=900)
     assert doc["rpo_seconds"]["rds"] is not None and doc["rpo_seconds"]["efs"] is not None
     assert doc["rto_modelled_seconds"] <= 600, doc["rto_modelled_seconds"]
+    assert doc["rto_met"] and doc["rto_read_modelled_seconds"] < doc["rto_write_modelled_seconds"]
 
 
 def test_failover_fences_a_primary_that_answers_and_rerun_is_a_no_op(world: World, tmp_path: Path) -> None:
@@ -221,6 +251,15 @@ def test_failover_fences_a_primary_that_answers_and_rerun_is_a_no_op(world: Worl
         DBParameterGroupName=f"pg-{t.suffix}", Source="user"
     )["Parameters"]
     assert {p["ParameterName"]: p["ParameterValue"] for p in params}["default_transaction_read_only"] == "on"
+    # the fence holds the scaling too, and the DB sits behind the no-rules group
+    target = world.factory.client("application-autoscaling", PRIMARY).describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[f"service/{t.source_ecs_cluster}/app"]
+    )["ScalableTargets"][0]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 0)
+    db = world.factory.client("rds", PRIMARY).describe_db_instances(
+        DBInstanceIdentifier=t.source_db_instance_id
+    )["DBInstances"][0]
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [t.source_db_fence_security_group_id]
     # a second failover is a new operation whose steps all find their work done in AWS
     again = build_runner(
         world.factory,
@@ -309,8 +348,9 @@ def test_promotion_error_is_reported_and_the_rerun_resumes(world: World, tmp_pat
     assert "promote-db" in first.error and world.topology.target_db_instance_id in first.error
     assert "InvalidDBInstanceState" in first.error
     assert first.step("promote-db").status.value == "failed"  # type: ignore[union-attr]
-    switch = first.step("switch-dns")
-    assert switch is None or switch.status.value == "pending"
+    # DNS does not wait for the promotion (only for the fence); verify-serving, after the stage, never ran
+    verify = first.step("verify-serving")
+    assert verify is None or verify.status.value == "pending"
     done_first = {s.step for s in first.steps if s.status.value in ("done", "skipped")}
     assert {"fence-primary", "failover-efs", "scale-ecs"} <= done_first
     second = build_runner(world.factory, world.topology, journal_dir=tmp_path, timeouts=timeouts).run()

@@ -45,8 +45,12 @@ log.setLevel(logging.INFO)
 
 # The template alarms on StreamFlixDR/ReadinessFailures and scopes PutMetricData to this namespace.
 METRIC_NAMESPACE = "StreamFlixDR"
-# Waits inside one invocation must end before Lambda's 15-minute limit: 15 s x 50 = 12.5 min.
-LAMBDA_TIMEOUTS = Timeouts(fence_seconds=60, waiter_delay=15, waiter_max_attempts=50)
+# Waits inside one invocation must end before Lambda's 15-minute limit: 15 s x 50 = 12.5 min for a
+# waiter; promote-db's waits (before and after PromoteReadReplica together) at most 13 min, leaving 2 min
+# for the calls around them. A promotion still backing-up at the end counts as done (steps.PROMOTED_STATUSES).
+LAMBDA_TIMEOUTS = Timeouts(
+    fence_seconds=60, waiter_delay=15, waiter_max_attempts=50, promote_poll_seconds=780
+)
 
 
 def _factory() -> ClientFactory:

@@ -65,6 +65,30 @@ def build_automation_zip(package_dir: Path | None = None) -> bytes:
     return buf.getvalue()
 
 
+# SSE-KMS with the AWS managed key for S3 (aws/s3) and an S3 Bucket Key. The managed key's policy lets
+# every principal of the account use it through S3 only (kms:ViaService s3.<region>, kms:CallerAccount),
+# so CloudFormation (TemplateURL, read with the caller's credentials) and Lambda (the automation zip)
+# read the objects without key grants a customer managed key would need, and nothing has to be
+# deleted by destroy: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html,
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html (fewer KMS requests).
+ARTIFACT_KMS_KEY = "alias/aws/s3"
+
+
+def encryption_configuration() -> dict[str, Any]:
+    """The artifact buckets' default encryption: SSE-KMS (aws/s3) with a bucket key."""
+    return {
+        "Rules": [
+            {
+                "ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": ARTIFACT_KMS_KEY,
+                },
+                "BucketKeyEnabled": True,
+            }
+        ]
+    }
+
+
 def _tls_only_policy(bucket: str) -> str:
     return json.dumps(
         {
@@ -126,10 +150,7 @@ class ArtifactBucket:
             )
             self.s3.put_bucket_versioning(Bucket=self.name, VersioningConfiguration={"Status": "Enabled"})
             self.s3.put_bucket_encryption(
-                Bucket=self.name,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-                },
+                Bucket=self.name, ServerSideEncryptionConfiguration=encryption_configuration()
             )
             self.s3.put_bucket_policy(Bucket=self.name, Policy=_tls_only_policy(self.name))
             self.s3.put_bucket_tagging(

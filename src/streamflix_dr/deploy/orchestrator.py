@@ -32,6 +32,97 @@ log = logging.getLogger(__name__)
 
 MINUTE = 60.0
 
+# Contract names (BRIEF: template parameters/outputs). Literal here until constants.py, owned by the
+# template side, carries them; each is passed only when the template declares it.
+APP_IMAGE_AVAILABLE = "AppImageAvailable"
+DR_FAILOVER_PIN_ALARM_NAME = "DrFailoverPinAlarmName"
+FAILOVER_PIN_ALARM_NAME = "FailoverPinAlarmName"
+
+
+@dataclass(frozen=True)
+class ImageStatus:
+    """Whether the application image (``ImageTag``) is in each region's ECR repository."""
+
+    tag: str
+    uris: dict[str, str]  # region -> the exact image URI the services pull
+    present: dict[str, bool]  # region -> ecr:DescribeImages found the tag
+
+    @property
+    def available(self) -> bool:
+        """True only when every region's repository holds the tag (then services may ask for tasks)."""
+        return bool(self.present) and all(self.present.values())
+
+    def missing(self) -> list[str]:
+        return [self.uris[r] for r, ok in self.present.items() if not ok]
+
+    def push_instructions(self, env_name: str, primary_region: str) -> list[str]:
+        """What the operator runs to publish the image, and how to finish the deploy."""
+        if self.available:
+            return []
+        lines = [f"The application image is not in every region yet; missing: {', '.join(self.missing())}."]
+        lines.append("The services were deployed with AppImageAvailable=false (0 tasks). Push the image:")
+        primary_uri = self.uris.get(primary_region, "")
+        registry = primary_uri.split("/", 1)[0]
+        lines.append(
+            f"  aws ecr get-login-password --region {primary_region} | docker login --username AWS "
+            f"--password-stdin {registry}"
+        )
+        lines.append(f"  docker build -t streamflix:{self.tag} .")
+        lines.append(f"  docker tag streamflix:{self.tag} {primary_uri}")
+        lines.append(f"  docker push {primary_uri}")
+        lines.append(
+            "ECR replication copies only images pushed after the replication rule exists (the primary "
+            "stack creates it): push to the primary now that it exists, or push to every region:"
+        )
+        for region, uri in self.uris.items():
+            if region == primary_region:
+                continue
+            lines.append(
+                f"  aws ecr get-login-password --region {region} | docker login --username AWS "
+                f"--password-stdin {uri.split('/', 1)[0]}"
+            )
+            lines.append(f"  docker tag streamflix:{self.tag} {uri} && docker push {uri}")
+        lines.append(
+            f"Then finish with `streamflix-dr deploy --env {env_name}`: it finds the image in both regions "
+            "and updates both stacks with AppImageAvailable=true (the services start)."
+        )
+        return lines
+
+
+def image_tag(env: Environment, template: dict[str, Any]) -> str:
+    """The tag the services run: the environment's ImageTag, else the template's default."""
+    if env.parameters.get(Param.IMAGE_TAG):
+        return str(env.parameters[Param.IMAGE_TAG])
+    param = (template.get("Parameters") or {}).get(Param.IMAGE_TAG) or {}
+    return str(param.get("Default", "latest"))
+
+
+def image_status(factory: ClientFactory, account: str, tag: str, repositories: dict[str, str]) -> ImageStatus:
+    """ecr:DescribeImages for ``tag`` in each region's repository (region -> repository name; a region
+    whose repository is not known yet counts as missing)."""
+    uris: dict[str, str] = {}
+    present: dict[str, bool] = {}
+    for region, repo in repositories.items():
+        uris[region] = f"{account}.dkr.ecr.{region}.amazonaws.com/{repo or 'streamflix-<suffix>'}:{tag}"
+        if not repo:
+            present[region] = False
+            continue
+        try:
+            # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html
+            found = factory.client("ecr", region).describe_images(
+                repositoryName=repo, imageIds=[{"imageTag": tag}]
+            )
+            present[region] = bool(found.get("imageDetails"))
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code not in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                raise AwsError(
+                    f"{region}: cannot read image {tag} in ECR repository {repo} ({e}).",
+                    fix="check ecr:DescribeImages is allowed for the deploying identity",
+                ) from e
+            present[region] = False
+    return ImageStatus(tag, uris, present)
+
 
 @dataclass
 class Timeouts:
@@ -72,21 +163,31 @@ def artifact_buckets(env: Environment, factory: ClientFactory, account: str) -> 
 
 
 def peer_parameters(
-    env: Environment, role: Role, phase: Phase, peer_outputs: dict[str, str]
+    env: Environment,
+    role: Role,
+    phase: Phase,
+    peer_outputs: dict[str, str],
+    declared: frozenset[str] | set[str] | None = None,
 ) -> dict[str, str]:
     """Values read from the other region's stack outputs, as this stack's parameters."""
-    mapping = peer_mapping(env, role, phase)
+    mapping = peer_mapping(env, role, phase, declared)
     return {param: peer_outputs[out] for param, out in mapping.items() if peer_outputs.get(out)}
 
 
-def peer_mapping(env: Environment, role: Role, phase: Phase) -> dict[str, str]:
-    """Parameter of this stack -> output of the other region's stack it comes from."""
+def peer_mapping(
+    env: Environment, role: Role, phase: Phase, declared: frozenset[str] | set[str] | None = None
+) -> dict[str, str]:
+    """Parameter of this stack -> output of the other region's stack it comes from. Parameters of the
+    DNS pin are wired when the template declares them (``declared``: the template's parameters)."""
     if role is Role.PRIMARY:
         mapping = {
             Param.DR_FILE_SYSTEM_ID: Output.FILE_SYSTEM_ID,
             Param.DR_KMS_KEY_ARN: Output.KMS_KEY_ARN,
             Param.DR_BACKUP_VAULT_ARN: Output.BACKUP_VAULT_ARN,
         }
+        if declared is not None and DR_FAILOVER_PIN_ALARM_NAME in declared:
+            # The DR stack's FailoverPinAlarm (every phase) -> the primary's FailoverPinHealthCheck.
+            mapping[DR_FAILOVER_PIN_ALARM_NAME] = FAILOVER_PIN_ALARM_NAME
     elif phase is Phase.FULL:
         mapping = {
             Param.PRIMARY_DB_ARN: Output.DB_INSTANCE_ARN,
@@ -115,6 +216,7 @@ def preflight_peer_outputs(env: Environment) -> dict[str, str]:
         Output.DB_INSTANCE_ARN: f"arn:aws:rds:{env.primary_region}:000000000000:db:preflight",
         Output.HEALTH_CHECK_ID: zero,
         Output.GLOBAL_DATASTORE_ID: "aaaaa-preflight",
+        FAILOVER_PIN_ALARM_NAME: "streamflix-failover-pin-preflight",
     }
 
 
@@ -125,8 +227,10 @@ def preflight_parameters(
     env: Environment, template: dict[str, Any], role: Role, phase: Phase
 ) -> dict[str, str]:
     """One stack's parameters before any region exists; peer values and artifacts are placeholders."""
-    peer = peer_parameters(env, role, phase, preflight_peer_outputs(env))
-    return stack_parameters(env, template=template, role=role, phase=phase, peer=peer, extra=PREFLIGHT_EXTRA)
+    declared = set((template.get("Parameters") or {}).keys())
+    peer = peer_parameters(env, role, phase, preflight_peer_outputs(env), declared)
+    extra = {**PREFLIGHT_EXTRA, APP_IMAGE_AVAILABLE: "false"}
+    return stack_parameters(env, template=template, role=role, phase=phase, peer=peer, extra=extra)
 
 
 def stack_parameters(
@@ -203,6 +307,7 @@ def deploy(
     declared = set((tpl.get("Parameters") or {}).keys())
 
     account = account_id(factory, env.primary_region)
+    tag = image_tag(env, tpl)
     buckets = artifact_buckets(env, factory, account)
     tags = stack_tags(env)
     template_url: dict[Role, str | None] = {}
@@ -256,7 +361,9 @@ def deploy(
             )
         else:
             peer_outputs = stacks[other].outputs()
-            missing = sorted(o for o in peer_mapping(env, role, phase).values() if not peer_outputs.get(o))
+            missing = sorted(
+                o for o in peer_mapping(env, role, phase, declared).values() if not peer_outputs.get(o)
+            )
             if missing:
                 raise StackError(
                     stacks[other].region,
@@ -265,8 +372,24 @@ def deploy(
                     "as parameters",
                     "deploy it with the current template (" + RESUME_HINT + ") and check its Outputs",
                 )
-            peer = peer_parameters(env, role, phase, peer_outputs)
-            params = stack_parameters(env, template=tpl, role=role, phase=phase, peer=peer, extra=extra[role])
+            peer = peer_parameters(env, role, phase, peer_outputs, declared)
+            stage_extra = dict(extra[role])
+            if APP_IMAGE_AVAILABLE in declared:
+                # The gate (defect 1): services ask for tasks only once the image is in BOTH regions.
+                image = image_status(factory, account, tag, _repositories(env, stacks))
+                running = parameters_of(stack.describe()).get(APP_IMAGE_AVAILABLE) == "true"
+                if running and not image.available:
+                    # Never take running services to 0 tasks because an image is missing: refuse first.
+                    raise ConfigError(
+                        Param.IMAGE_TAG,
+                        tag,
+                        f"is not in every region's ECR repository, and {stack.region}/{stack.name} runs its "
+                        "service; deploying would stop it (AppImageAvailable=false)",
+                        "push the image first:\n"
+                        + "\n".join(image.push_instructions(env.name, env.primary_region)),
+                    )
+                stage_extra[APP_IMAGE_AVAILABLE] = "true" if image.available else "false"
+            params = stack_parameters(env, template=tpl, role=role, phase=phase, peer=peer, extra=stage_extra)
             check_parameters(tpl, params, f"{role.value}/{phase.value}")
             result = _apply(
                 env,
@@ -297,6 +420,7 @@ def deploy(
         outputs[role] = stack.outputs()
         files = write_outputs(outputs_dir, {r: (env.region_of(r).region, o) for r, o in outputs.items()})
 
+    final_image = image_status(factory, account, tag, _repositories(env, stacks))
     return DeployResult(
         env=env.name,
         stages=tuple(results),
@@ -305,7 +429,27 @@ def deploy(
         artifact_buckets={b.region: b.name for b in buckets.values()},
         seconds=clock() - started,
         events=tuple(events),
+        image={
+            "tag": final_image.tag,
+            "available": final_image.available,
+            "uris": final_image.uris,
+            "present": final_image.present,
+            "gated": APP_IMAGE_AVAILABLE in declared,
+        },
+        next_steps=tuple(final_image.push_instructions(env.name, env.primary_region)),
     )
+
+
+def _repositories(env: Environment, stacks: dict[Role, Stack]) -> dict[str, str]:
+    """Region -> the ECR repository its stack outputs (empty while the stack does not exist)."""
+    out: dict[str, str] = {}
+    for role in (Role.PRIMARY, Role.DR):
+        try:
+            outputs = stacks[role].outputs()
+        except StackError:
+            outputs = {}
+        out[env.region_of(role).region] = outputs.get(Output.ECR_REPOSITORY_NAME, "")
+    return out
 
 
 def _past_base(stack: Stack) -> bool:

@@ -83,10 +83,18 @@ class DeployResult:
     artifact_buckets: dict[str, str]  # region -> bucket
     seconds: float
     events: tuple[StackEvent, ...] = field(default=(), repr=False)
+    # The application image in each region (tag, uris, present, available, gated) and, when it is
+    # missing, what to push and how to finish (rerun deploy).
+    image: dict[str, Any] = field(default_factory=dict)
+    next_steps: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         return any(s.action not in ("no-op", "skipped") for s in self.stages)
+
+    @property
+    def image_missing(self) -> bool:
+        return bool(self.image) and not self.image.get("available", False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,4 +105,6 @@ class DeployResult:
             "outputs": self.outputs,
             "output_files": list(self.output_files),
             "artifact_buckets": self.artifact_buckets,
+            "image": self.image,
+            "next_steps": list(self.next_steps),
         }

@@ -99,6 +99,8 @@ class ReadinessTarget:
     state_machine_arn: str = ""
     function_names: tuple[str, ...] = ()
     journal_table: str = ""
+    # The environment turns the Global Datastore on; its id may still be unknown (DR stack not deployed).
+    global_datastore_enabled: bool = False
 
     @classmethod
     def from_outputs(
@@ -140,6 +142,7 @@ class ReadinessTarget:
                 s for s in (o.get(Output.FAILOVER_FUNCTION_NAME), o.get(Output.READINESS_FUNCTION_NAME)) if s
             ),
             journal_table=o.get(Output.JOURNAL_TABLE_NAME, ""),
+            global_datastore_enabled=global_datastore,
         )
 
 
@@ -218,7 +221,8 @@ def check_rds_replica(ctx: CheckContext) -> list[Finding]:
                 t.db_instance_id,
                 Status.FAIL,
                 "is not a read replica (already promoted?)",
-                "after a failover, fail back or rebuild the replica before relying on DR",
+                "after a failover the DR region is the one serving: readiness applies again once a new "
+                "cross-region replica protects it (docs/failover.md, After a failover)",
             )
         )
     elif status != "available":
@@ -369,6 +373,20 @@ def check_efs_replication(ctx: CheckContext) -> list[Finding]:
 
 def check_redis_secondary(ctx: CheckContext) -> list[Finding]:
     t = ctx.target
+    if not t.global_datastore_id and t.global_datastore_enabled:
+        # On in the environment, but the DR stack does not name it: never tell the operator to turn on
+        # what is on.
+        return [
+            _f(
+                ctx,
+                "REDIS001",
+                t.redis_group_id or "-",
+                Status.FAIL,
+                "the environment turns the Global Datastore on, but the DR stack names none (its "
+                "GlobalDatastoreId parameter/output is missing): the DR cache would start empty",
+                "deploy both regions with the current environment (streamflix-dr deploy)",
+            )
+        ]
     if not t.global_datastore_id:
         return [
             _f(

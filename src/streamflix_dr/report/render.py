@@ -40,6 +40,8 @@ def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
     verdict = ""
     if target and rto is not None:
         verdict = " - within target" if rto <= target else " - **over target**"
+    if not doc.get("serving"):
+        verdict = " - **DR not serving: RTO not met**"
     lines += [
         "",
         "## Recovery time",
@@ -47,6 +49,12 @@ def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
         "| Figure | Seconds |",
         "|---|---|",
         f"| RTO (start to DR serving){' - modelled' if scale != 1.0 else ''} | {_s(rto)}{verdict} |",
+        f"| Read RTO (DR answers reads: scaled, DNS at DR; read-only until promoted) | "
+        f"{_s(doc.get('rto_read_modelled_seconds'))} |",
+        f"| Write RTO (DR accepts writes: promotion and EFS done, plus the read conditions) | "
+        f"{_s(doc.get('rto_write_modelled_seconds'))} |",
+        f"| RTO met (serving verified, write RTO within target) | "
+        f"{'yes' if doc.get('rto_met') else '**no**'} |",
         f"| Wall-clock of this run | {_s(doc.get('rto_seconds'))} |",
         *(
             [
@@ -60,6 +68,8 @@ def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
         f"| Critical path of AWS work | {_s(doc.get('critical_path_seconds'))} |",
         f"| Orchestration overhead | {doc.get('overhead_fraction', 0) * 100:.1f} % |",
         f"| Plan's expectation (latency model) | {_s(doc.get('plan_expected_seconds'))} |",
+        f"| Plan's read / write RTO (latency model) | {_s(doc.get('plan_expected_read_seconds'))} / "
+        f"{_s(doc.get('plan_expected_write_seconds'))} |",
         f"| RTO target | {_s(target)} |",
         "",
         "## Data loss (RPO) per store",

@@ -55,6 +55,9 @@ class Timeouts:
     fence_seconds: float = 60.0
     waiter_delay: float = 15.0
     waiter_max_attempts: int = 60
+    # How long PromoteDb polls for the standalone instance after PromoteReadReplica; within the
+    # Lambda's 900 s with room for the calls before it (the handler passes its own).
+    promote_poll_seconds: float = 600.0
 
     def waiter_config(self) -> dict[str, int]:
         return {"Delay": max(1, int(self.waiter_delay)), "MaxAttempts": self.waiter_max_attempts}
@@ -100,10 +103,20 @@ class Latency:
             self._waited[key] = self._waited.get(key, 0.0) + modelled
         return modelled
 
-    def take_waited(self) -> float:
-        """Modelled seconds this thread has waited since the last call (the runner books it per step)."""
+    def take_waited(self, thread_id: int | None = None) -> float:
+        """Modelled seconds this thread (or ``thread_id``) has waited since the last call (the runner
+        books it per step)."""
         with self._lock:
-            return self._waited.pop(threading.get_ident(), 0.0)
+            return self._waited.pop(threading.get_ident() if thread_id is None else thread_id, 0.0)
+
+    def book(self, seconds: float) -> None:
+        """Count ``seconds`` as waited by this thread: a step that waits in worker threads books the
+        modelled time of its critical path on the thread the runner reads."""
+        if seconds <= 0:
+            return
+        with self._lock:
+            key = threading.get_ident()
+            self._waited[key] = self._waited.get(key, 0.0) + seconds
 
 
 def parse_model(doc: Any, source: str) -> dict[str, ActionLatency]:

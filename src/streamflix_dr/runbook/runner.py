@@ -1,7 +1,9 @@
 """The runner: ordering (a DAG of stages), concurrency, the journal, the lock, timing.
 
-    fence-primary -> [promote-db | failover-efs | failover-redis | stop-secret-replication | scale-ecs]
-                  -> switch-dns -> verify-serving
+    [ fence-primary -> switch-dns | promote-db | failover-efs | failover-redis | stop-secret-replication
+      | scale-ecs ] -> verify-serving
+
+Inside a parallel stage a step starts when the steps it names in ``after`` have finished.
 
 A rerun of an unfinished operation resumes it: steps the journal records as finished are not run
 again, and each step's ``check_done`` asks AWS whether its action already happened before acting.
@@ -21,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from streamflix_dr.constants import StepId
-from streamflix_dr.errors import ConcurrentRunError, FailoverError
+from streamflix_dr.errors import ConcurrentRunError, FailoverError, NotServingError
 from streamflix_dr.runbook.journal import (
     Journal,
     OperationRecord,
@@ -60,6 +62,12 @@ class RunEvent:
     at: float = 0.0
 
 
+# What must hold for the DR region to answer reads (DR service scaled, DNS at DR; the replica is
+# readable from the start) and, on top of that, to accept writes (promotion done, EFS writable).
+READ_STEPS: tuple[str, ...] = (StepId.SCALE_ECS.value, StepId.SWITCH_DNS.value)
+WRITE_STEPS: tuple[str, ...] = (*READ_STEPS, StepId.PROMOTE_DB.value, StepId.FAILOVER_EFS.value)
+
+
 @dataclass(frozen=True)
 class PlannedStep:
     """A step as the plan shows it."""
@@ -69,6 +77,7 @@ class PlannedStep:
     parallel: bool
     description: str
     expected_seconds: float
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,10 +96,39 @@ class Plan:
             out[-1][2].append(s)
         return out
 
+    def timeline(self) -> dict[str, tuple[float, float]]:
+        """Step -> (start, end) by the latency model: stages one after the other; inside a parallel
+        stage a step starts when its ``after`` steps end, a serial stage runs its steps in order."""
+        out: dict[str, tuple[float, float]] = {}
+        cursor = 0.0
+        for _, parallel, steps in self.stages:
+            stage_end = cursor
+            prev_end = cursor
+            for p in steps:
+                if parallel:
+                    start = max((out[d][1] for d in p.after if d in out), default=cursor)
+                else:
+                    start = prev_end
+                out[p.step] = (start, start + p.expected_seconds)
+                prev_end = out[p.step][1]
+                stage_end = max(stage_end, prev_end)
+            cursor = stage_end
+        return out
+
     @property
     def expected_seconds(self) -> float:
-        """The critical path: parallel stages count their longest step."""
-        return sum(max(s.expected_seconds for s in steps) for _, _, steps in self.stages)
+        """The critical path through the DAG."""
+        return max((end for _, end in self.timeline().values()), default=0.0)
+
+    @property
+    def expected_read_seconds(self) -> float:
+        """When the DR region answers reads, by the latency model."""
+        return ready_at(self.timeline(), READ_STEPS)
+
+    @property
+    def expected_write_seconds(self) -> float:
+        """When the DR region accepts writes, by the latency model."""
+        return ready_at(self.timeline(), WRITE_STEPS)
 
     @property
     def serial_seconds(self) -> float:
@@ -117,8 +155,34 @@ class RunResult:
     def succeeded(self) -> bool:
         return self.status is OperationStatus.SUCCEEDED
 
+    @property
+    def not_serving(self) -> bool:
+        """True when the run got as far as verify-serving and the DR region does not serve."""
+        rec = self.step(StepId.VERIFY_SERVING.value)
+        return bool(rec and rec.status is StepStatus.FAILED and rec.metrics.get("serving") == 0.0)
+
+    def raise_for_status(self) -> None:
+        """Raise ``NotServingError`` (exit 6) or ``FailoverError`` for a run that did not succeed."""
+        if self.succeeded:
+            return
+        if self.not_serving:
+            raise NotServingError(
+                f"failover {self.operation_id} ran, but {self.direction.split('->')[-1]} does not serve: "
+                f"{self.error.rstrip('.')}.",
+                fix="the journal is kept; fix the cause (see the message) and rerun the same command",
+            )
+        raise FailoverError(
+            f"failover {self.operation_id} stopped: {self.error.rstrip('.')}.",
+            fix="the journal is kept; fix the cause and rerun the same command to resume",
+        )
+
     def step(self, step_id: str) -> StepRecord | None:
         return next((s for s in self.steps if s.step == step_id), None)
+
+
+def ready_at(timeline: dict[str, tuple[float, float]], steps: tuple[str, ...]) -> float:
+    """The time every one of ``steps`` has ended (steps absent from the timeline do not count)."""
+    return max((timeline[s][1] for s in steps if s in timeline), default=0.0)
 
 
 def new_operation_id(now: float, direction: str) -> str:
@@ -181,6 +245,7 @@ class Runner:
                 parallel=parallel,
                 description=s.describe(self.topology),
                 expected_seconds=s.expected_seconds(self.latency),
+                after=tuple(d.value for d in s.after),
             )
             for name, group, parallel in self.stages
             for s in group
@@ -252,7 +317,7 @@ class Runner:
                 else:
                     todo.append((step, rec))
             if todo:
-                self._run_stage(op_id, name, todo, parallel)
+                self._run_stage(op_id, name, todo, parallel, records)
             failures = [rec for _, rec in todo if rec.status is StepStatus.FAILED]
             if failures:
                 break
@@ -280,17 +345,41 @@ class Runner:
             warnings=warnings,
         )
 
-    def _run_stage(self, op_id: str, name: str, todo: list[tuple[Step, StepRecord]], parallel: bool) -> None:
+    def _run_stage(
+        self,
+        op_id: str,
+        name: str,
+        todo: list[tuple[Step, StepRecord]],
+        parallel: bool,
+        records: dict[str, StepRecord],
+    ) -> None:
         workers = len(todo) if parallel else 1
         with concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix=f"step-{name}"
         ) as pool:
-            if parallel:
-                pending = {pool.submit(self._execute, op_id, step, rec) for step, rec in todo}
-                self._wait_all(op_id, pending)
-            else:
+            if not parallel:
                 for step, rec in todo:
                     self._wait_all(op_id, {pool.submit(self._execute, op_id, step, rec)})
+                return
+            waiting = list(todo)
+            running: set[concurrent.futures.Future[None]] = set()
+            while waiting or running:
+                for step, rec in list(waiting):
+                    deps = [records[d.value] for d in step.after if d.value in records]
+                    if any(d.status is StepStatus.FAILED for d in deps):
+                        waiting.remove((step, rec))  # stays pending: what it waits for failed
+                    elif all(d.status.finished for d in deps):
+                        waiting.remove((step, rec))
+                        running.add(pool.submit(self._execute, op_id, step, rec))
+                if not running:
+                    break
+                done, running = concurrent.futures.wait(
+                    running, timeout=self.poll_seconds, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                for f in done:
+                    f.result()  # re-raises a BaseException (a kill) from a worker
+                if running:
+                    self._renew_if_due(op_id)
 
     def _wait_all(self, op_id: str, pending: set[concurrent.futures.Future[None]]) -> None:
         while pending:
@@ -321,6 +410,8 @@ class Runner:
         except Exception as e:
             rec.status = StepStatus.FAILED
             rec.message = getattr(e, "message", None) or str(e)
+            if isinstance(e, NotServingError):
+                rec.metrics = {**rec.metrics, "serving": 0.0}
             rec.ended_at = self.clock.now()
             rec.modelled_seconds = self.latency.take_waited()
             self.journal.put_step(op_id, rec)
@@ -380,7 +471,8 @@ class Runner:
             op.status = OperationStatus.FAILED
             self.journal.put_operation(op)
             self.lock.release(op_id, self.owner, OperationStatus.FAILED)
-            raise FailoverError(
+            error = NotServingError if rec.metrics.get("serving") == 0.0 else FailoverError
+            raise error(
                 f"step {sid} of {op_id} failed: {rec.message}",
                 fix="fix the cause and restart the state machine (or run streamflix-dr failover): "
                 "the journal resumes it",

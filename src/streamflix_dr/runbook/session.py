@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from streamflix_dr.aws.clients import ClientFactory
 from streamflix_dr.constants import Role, stack_name
 from streamflix_dr.errors import StackError
-from streamflix_dr.readiness.core import ReadinessTarget
+from streamflix_dr.readiness.core import Finding, ReadinessReport, ReadinessTarget, Status, run_readiness
 from streamflix_dr.runbook.journal import DynamoJournal, LocalJournal, MirroredJournal, RunLock
 from streamflix_dr.runbook.latency import Clock, Latency, Timeouts
 from streamflix_dr.runbook.runner import RunEvent, Runner
@@ -91,6 +91,37 @@ def readiness_target(env: Any, dr_outputs: dict[str, str]) -> ReadinessTarget:
         image_tag=env.parameters.get("ImageTag", ""),
         global_datastore=env.global_datastore,
     )
+
+
+def readiness_report(factory: Any, env: Any, *, now: float) -> ReadinessReport:
+    """Readiness of an environment as a report, always: a DR stack that does not exist or cannot be
+    read is a failed check (not ready, exit 3, JSON as usual), not an exception."""
+    try:
+        outputs = stack_values(factory, env.dr_region, stack_name(Role.DR, env.suffix))
+    except StackError as e:
+        if not _stack_missing(e):
+            raise  # the region does not answer, or refuses: not a readiness finding
+        finding = Finding(
+            "STACK001",
+            env.dr_region,
+            stack_name(Role.DR, env.suffix),
+            Status.FAIL,
+            f"the DR stack cannot be read: {e.message}",
+            e.fix or "deploy the environment first (streamflix-dr deploy)",
+        )
+        return ReadinessReport(region=env.dr_region, findings=(finding,), checked_at=now)
+    return run_readiness(factory, readiness_target(env, outputs), now=now)
+
+
+def _stack_missing(e: StackError) -> bool:
+    """True when the stack does not exist (DescribeStacks: ValidationError "... does not exist")."""
+    cause = e.__cause__
+    if cause is None:
+        return "does not exist" in e.message
+    if isinstance(cause, ClientError):
+        err = cause.response.get("Error", {})
+        return err.get("Code") == "ValidationError" and "does not exist" in str(err.get("Message", ""))
+    return False
 
 
 def build_runner(

@@ -28,16 +28,28 @@ from botocore.exceptions import (
 )
 
 from streamflix_dr.aws.clients import ClientFactory
-from streamflix_dr.constants import StepId
-from streamflix_dr.errors import FailoverError
+from streamflix_dr.constants import Role, StepId, stack_name
+from streamflix_dr.errors import FailoverError, NotServingError
 from streamflix_dr.runbook.latency import Clock, Latency, Timeouts
-from streamflix_dr.runbook.topology import Topology
+from streamflix_dr.runbook.topology import OUTPUT_DB_FENCE_SECURITY_GROUP_ID, Topology
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 READ_ONLY_PARAMETER = "default_transaction_read_only"
+# The failover pin (BRIEF contract): the DR stack's FailoverPinAlarm watches this metric.
+PIN_NAMESPACE = "StreamFlixDR"
+PIN_METRIC = "FailoverPin"
+# Statuses of a promoted (standalone) instance in which it takes connections and writes. backing-up is
+# one: PromoteReadReplica of a replica without automated backups takes a backup right after promotion
+# ("we recommend that you enable backups ... prior to promotion",
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PromoteReadReplica.html), and a backup
+# does not take the instance offline: "storage I/O might be suspended briefly while the backup process
+# initializes (typically under a few seconds)"; for PostgreSQL Multi-AZ "I/O activity isn't suspended on
+# your primary" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ManagingAutomatedBackups.html,
+# "Backup window"). modifying: the instance keeps serving while a modification is applied.
+PROMOTED_STATUSES = frozenset({"available", "backing-up", "modifying"})
 UNREACHABLE_CODES = frozenset(
     {"ServiceUnavailable", "InternalFailure", "RequestTimeout", "RegionUnavailable"}
 )
@@ -123,15 +135,26 @@ def latest_metric(  # noqa: PLR0917 - mirrors GetMetricStatistics' own arguments
     return float(points[-1][stat]) if points else None
 
 
-def poll(ctx: StepContext, what: str, region: str, done: Callable[[], bool]) -> None:
-    """Poll ``done`` with the waiter delay until it holds or the waiter budget is spent."""
+def poll(
+    ctx: StepContext,
+    what: str,
+    region: str,
+    done: Callable[[], bool],
+    *,
+    budget_seconds: float | None = None,
+) -> None:
+    """Poll ``done`` with the waiter delay until it holds or the budget is spent (the waiter budget,
+    or ``budget_seconds`` when given)."""
+    delay = ctx.timeouts.waiter_delay
     budget = ctx.timeouts.waiter_max_attempts
+    if budget_seconds is not None:
+        budget = max(1, int(budget_seconds // max(delay, 1e-9)))
     for _ in range(budget):
         if done():
             return
-        ctx.clock.sleep(ctx.timeouts.waiter_delay)
+        ctx.clock.sleep(delay)
     raise FailoverError(
-        f"{region}: {what} did not happen within {ctx.timeouts.waiter_delay * budget:.0f} s.",
+        f"{region}: {what} did not happen within {delay * budget:.0f} s.",
         fix="check the resource in the console; rerun the failover to resume",
     )
 
@@ -143,6 +166,8 @@ class Step(ABC):
     # Latency-model actions this step waits on, in order; their sum is its expected duration.
     actions: tuple[str, ...] = ()
     region_role = "target"
+    # Steps of the same stage that must have finished (done or skipped) before this one starts.
+    after: tuple[StepId, ...] = ()
 
     def expected_seconds(self, latency: Latency) -> float:
         return latency.expected(*self.actions)
@@ -164,34 +189,63 @@ class Step(ABC):
 
 
 class FencePrimary(Step):
-    """Stop the old primary's writers: ECS service to 0, DB parameter group read-only. Time-bounded."""
+    """Stop the old primary's writers, time-bounded, in the source region.
+
+    ECS: the scalable target to MinCapacity=MaxCapacity=0 (RegisterScalableTarget moves the current
+    capacity inside the new range, and later scaling activities stay inside it) and desired count 0,
+    then checked. DB: ``default_transaction_read_only=on`` (soft: a session can ``SET`` it back) and the
+    instance's security groups swapped to the fence group (hard: no new connections; tracked, open
+    connections are not cut). docs/failover.md, Fencing, says what each does not stop.
+    """
 
     id = StepId.FENCE_PRIMARY
-    actions = ("ecs.stop_tasks", "rds.modify_parameter_group")
+    # Two branches run side by side: ECS (scalable target, then the tasks' stop timeout) and the DB
+    # (parameter group, then the security group swap). The step takes the longer of the two.
+    ecs_actions = ("application_autoscaling.register_scalable_target", "ecs.stop_tasks")
+    db_actions = ("rds.modify_parameter_group", "rds.modify_db_instance_security_groups")
+    actions = (*ecs_actions, *db_actions)
     region_role = "source"
+
+    def expected_seconds(self, latency: Latency) -> float:
+        return max(latency.expected(*self.ecs_actions), latency.expected(*self.db_actions))
 
     def describe(self, t: Topology) -> str:
         what = []
         if t.source_ecs_service:
-            what.append(f"scale ECS service {t.source_ecs_cluster}/{t.source_ecs_service} to 0")
+            what.append(
+                f"scale ECS service {t.source_ecs_cluster}/{t.source_ecs_service} to 0 and pin its "
+                "scalable target to min=max=0"
+            )
         if t.source_db_instance_id:
             what.append(f"set {READ_ONLY_PARAMETER}=on on {t.source_db_instance_id}'s parameter group")
+            if t.source_db_fence_security_group_id:
+                sg = t.source_db_fence_security_group_id
+                what.append(f"swap {t.source_db_instance_id}'s security groups to {sg}")
         body = " and ".join(what) or "nothing known to fence"
         return f"Fence the old primary in {t.source_region}: {body} (skipped with a warning if it is down)"
 
     def check_done(self, ctx: StepContext) -> bool:
-        # Both actions are idempotent and the region may be gone: run() decides, within its time bound.
+        # Every action is idempotent and the region may be gone: run() decides, within its time bound.
         return False
 
     def run(self, ctx: StepContext) -> StepOutcome:
         t = ctx.topology
         factory = ctx.probe_factory()
         outcome = StepOutcome()
-        # The fence runs in a daemon thread so an unresponsive region cannot hold the failover past the bound.
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="fence")
-        future = pool.submit(self._fence, ctx, factory, outcome)
+        waited: dict[str, float] = {}
+        # The fence runs in daemon threads so an unresponsive region cannot hold the failover past the
+        # bound; the two branches (ECS, DB) run side by side.
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="fence")
+        futures = [
+            pool.submit(self._branch, ctx, "ecs", self._fence_ecs, factory, outcome, waited),
+            pool.submit(self._branch, ctx, "db", self._fence_db, factory, outcome, waited),
+        ]
         try:
-            future.result(timeout=ctx.timeouts.fence_seconds)
+            done, pending = concurrent.futures.wait(futures, timeout=ctx.timeouts.fence_seconds)
+            for f in done:
+                f.result()
+            if pending:
+                raise concurrent.futures.TimeoutError
         except concurrent.futures.TimeoutError:
             outcome.warnings.append(
                 f"{t.source_region} silent for {ctx.timeouts.fence_seconds:.0f} s: fencing skipped. "
@@ -212,19 +266,86 @@ class FencePrimary(Step):
             outcome.skipped = True
         finally:
             pool.shutdown(wait=False)
+        # The branches waited in their own threads: book the longer one on the runner's thread.
+        ctx.latency.book(max(waited.values(), default=0.0))
         if not outcome.skipped:
             outcome.message = "old primary fenced"
         return outcome
 
-    def _fence(self, ctx: StepContext, factory: Any, outcome: StepOutcome) -> None:
+    @staticmethod
+    def _branch(  # noqa: PLR0917 - a thread target, called positionally by the pool
+        ctx: StepContext,
+        name: str,
+        fn: Callable[[StepContext, Any, StepOutcome], None],
+        factory: Any,
+        outcome: StepOutcome,
+        waited: dict[str, float],
+    ) -> None:
+        try:
+            fn(ctx, factory, outcome)
+        finally:
+            waited[name] = ctx.latency.take_waited()
+
+    def _fence_ecs(self, ctx: StepContext, factory: Any, outcome: StepOutcome) -> None:
         t = ctx.topology
-        if t.source_ecs_cluster and t.source_ecs_service:
-            factory.client("ecs", t.source_region).update_service(
-                cluster=t.source_ecs_cluster, service=t.source_ecs_service, desiredCount=0
-            )
-            ctx.latency.wait("ecs.stop_tasks")
-        else:
+        if not (t.source_ecs_cluster and t.source_ecs_service):
             outcome.warnings.append("the primary's ECS service is unknown: not scaled to 0")
+            return
+        resource_id = f"service/{t.source_ecs_cluster}/{t.source_ecs_service}"
+        aas = factory.client("application-autoscaling", t.source_region)
+        # Min=Max=0 first: RegisterScalableTarget "changes the resource's current capacity to a value
+        # that is inside of this range", and no later scaling activity leaves it (errata §4: desired
+        # count alone is undone by the next scaling activity).
+        # https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html
+        aas.register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=resource_id,
+            ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=0,
+            MaxCapacity=0,
+        )
+        ctx.latency.wait("application_autoscaling.register_scalable_target")
+        ecs = factory.client("ecs", t.source_region)
+        ecs.update_service(cluster=t.source_ecs_cluster, service=t.source_ecs_service, desiredCount=0)
+        ctx.latency.wait("ecs.stop_tasks")
+        # Verify the fence held after the scaling activity: the target pinned, the service at 0.
+        targets = (
+            aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource_id]).get(
+                "ScalableTargets"
+            )
+            or []
+        )
+        pinned = [
+            st
+            for st in targets
+            if st.get("ScalableDimension", "ecs:service:DesiredCount") == "ecs:service:DesiredCount"
+        ]
+        if not pinned or any(st["MinCapacity"] != 0 or st["MaxCapacity"] != 0 for st in pinned):
+            raise FailoverError(
+                f"{t.source_region}: the scalable target of {resource_id} is not min=max=0 after the fence "
+                f"({[(st['MinCapacity'], st['MaxCapacity']) for st in pinned]}).",
+                fix="set it by hand (aws application-autoscaling register-scalable-target --min-capacity 0 "
+                "--max-capacity 0) and rerun",
+            )
+        svc = (
+            ecs.describe_services(cluster=t.source_ecs_cluster, services=[t.source_ecs_service]).get(
+                "services"
+            )
+            or [{}]
+        )[0]
+        if svc.get("desiredCount", 0) != 0:
+            raise FailoverError(
+                f"{t.source_region}: {resource_id} wants {svc.get('desiredCount')} tasks after the fence: "
+                "something scaled it back.",
+                fix="find what scales it (scheduled actions, another pipeline), stop it, and rerun",
+            )
+        if svc.get("runningCount", 0):
+            outcome.warnings.append(
+                f"{resource_id}: {svc['runningCount']} task(s) still stopping after the stop timeout"
+            )
+
+    def _fence_db(self, ctx: StepContext, factory: Any, outcome: StepOutcome) -> None:
+        t = ctx.topology
         if not t.source_db_instance_id:
             outcome.warnings.append("the primary DB is unknown: not made read-only")
             return
@@ -234,16 +355,76 @@ class FencePrimary(Step):
         if not groups or groups[0].startswith("default."):
             outcome.warnings.append(
                 f"{t.source_db_instance_id} uses a default parameter group, which cannot be modified: "
-                "the DB was not made read-only; the app is stopped"
+                f"{READ_ONLY_PARAMETER} not set"
+            )
+        else:
+            # Soft: a dynamic parameter, applied at once, but any session can SET it back off.
+            rds.modify_db_parameter_group(
+                DBParameterGroupName=groups[0],
+                Parameters=[
+                    {"ParameterName": READ_ONLY_PARAMETER, "ParameterValue": "on", "ApplyMethod": "immediate"}
+                ],
+            )
+            ctx.latency.wait("rds.modify_parameter_group")
+        fence_sg = t.source_db_fence_security_group_id or self._fence_group_from_stack(ctx, factory)
+        if not fence_sg:
+            outcome.warnings.append(
+                f"no fence security group known (primary output DbFenceSecurityGroupId): "
+                f"{t.source_db_instance_id} still accepts new connections"
             )
             return
-        rds.modify_db_parameter_group(
-            DBParameterGroupName=groups[0],
-            Parameters=[
-                {"ParameterName": READ_ONLY_PARAMETER, "ParameterValue": "on", "ApplyMethod": "immediate"}
-            ],
+        # Hard: the fence group has no ingress rule, so no new connection reaches the DB. Tracked,
+        # established connections are not cut by a security group change: "its tracked connections are
+        # not immediately interrupted ... until existing connections time out"
+        # (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/security-group-connection-tracking.html).
+        # VpcSecurityGroupIds, ApplyImmediately:
+        # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
+        rds.modify_db_instance(
+            DBInstanceIdentifier=t.source_db_instance_id,
+            VpcSecurityGroupIds=[fence_sg],
+            ApplyImmediately=True,
         )
-        ctx.latency.wait("rds.modify_parameter_group")
+        ctx.latency.wait("rds.modify_db_instance_security_groups")
+        # The old groups show as "removing" (the new one "adding") until RDS has applied the change;
+        # the fence holds once the fence group is the only one and active. Polled within the fence's
+        # bound (the branch is abandoned when the bound runs out).
+        delay = max(0.05, min(5.0, ctx.timeouts.waiter_delay))
+        now: list[str] = []
+        for _ in range(max(1, int(ctx.timeouts.fence_seconds // delay))):
+            db = rds.describe_db_instances(DBInstanceIdentifier=t.source_db_instance_id)["DBInstances"][0]
+            groups = db.get("VpcSecurityGroups") or []
+            now = [str(g.get("VpcSecurityGroupId")) for g in groups]
+            if now == [fence_sg] and all(g.get("Status", "active") == "active" for g in groups):
+                return
+            ctx.clock.sleep(delay)
+        if now != [fence_sg]:
+            raise FailoverError(
+                f"{t.source_region}: {t.source_db_instance_id} has security groups {now} after the fence, "
+                f"not only {fence_sg}.",
+                fix="check the instance's events and rerun",
+            )
+
+    @staticmethod
+    def _fence_group_from_stack(ctx: StepContext, factory: Any) -> str:
+        """The primary stack's DbFenceSecurityGroupId output (the in-cloud run has no primary outputs:
+        when the fence runs the primary region answers, so its stack can be read then)."""
+        t = ctx.topology
+        try:
+            resp = factory.client("cloudformation", t.source_region).describe_stacks(
+                StackName=stack_name(Role.PRIMARY, t.suffix)
+            )
+        except ClientError as e:
+            log.warning("primary stack outputs not readable for the fence group: %s", e)
+            return ""
+        outputs = (resp.get("Stacks") or [{}])[0].get("Outputs") or []
+        return next(
+            (
+                str(o.get("OutputValue", ""))
+                for o in outputs
+                if o.get("OutputKey") == OUTPUT_DB_FENCE_SECURITY_GROUP_ID
+            ),
+            "",
+        )
 
     def verify(self, ctx: StepContext) -> None:
         # Verified in run() when the region answered; when it did not, there is nothing to check.
@@ -272,8 +453,8 @@ class PromoteDb(Step):
 
     def check_done(self, ctx: StepContext) -> bool:
         db = self._instance(ctx)
-        return (
-            not db.get("ReadReplicaSourceDBInstanceIdentifier") and db.get("DBInstanceStatus") == "available"
+        return not db.get("ReadReplicaSourceDBInstanceIdentifier") and (
+            db.get("DBInstanceStatus") in PROMOTED_STATUSES
         )
 
     def run(self, ctx: StepContext) -> StepOutcome:
@@ -284,6 +465,9 @@ class PromoteDb(Step):
                 fix="deploy the DR stack in its full phase (it creates the replica)",
             )
         outcome = StepOutcome()
+        # One explicit budget for the step's waits (before and after the call): promote_poll_seconds.
+        started = ctx.clock.monotonic()
+        budget = ctx.timeouts.promote_poll_seconds
         lag = latest_metric(
             ctx, t.target_region, "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": t.target_db_instance_id}
         )
@@ -297,7 +481,7 @@ class PromoteDb(Step):
         rds = ctx.target("rds")
         if db.get("DBInstanceStatus") != "available":
             # Promotion fails while the replica is backing-up or modifying [API PromoteReadReplica].
-            self._wait_available(ctx)
+            self._wait_available(ctx, budget)
         try:
             rds.promote_read_replica(DBInstanceIdentifier=t.target_db_instance_id, BackupRetentionPeriod=7)
         except (ClientError, BotoCoreError) as e:
@@ -306,21 +490,27 @@ class PromoteDb(Step):
                 fix="read the error; the journal is kept, rerun `streamflix-dr failover` to resume",
             ) from e
         ctx.latency.wait("rds.promote_read_replica")
-        # The instance may still read "available" right after the call; done means standalone AND available.
+        # The instance may still read "available" right after the call; done means standalone and in a
+        # status that takes connections. A replica without backups passes through backing-up after the
+        # promotion (the backup RDS takes then); waiting that out could outlast the Lambda's 900 s, so
+        # the poll has its own, explicit budget and backing-up counts as promoted.
         poll(
             ctx,
-            f"{t.target_db_instance_id} becoming a standalone, available instance",
+            f"{t.target_db_instance_id} becoming a standalone instance",
             t.target_region,
             lambda: self.check_done(ctx),
+            budget_seconds=max(ctx.timeouts.waiter_delay, budget - (ctx.clock.monotonic() - started)),
         )
         outcome.message = f"promoted (replica lag at promotion: {lag if lag is not None else 'unknown'} s)"
         return outcome
 
-    def _wait_available(self, ctx: StepContext) -> None:
+    def _wait_available(self, ctx: StepContext, budget_seconds: float) -> None:
         t = ctx.topology
+        config = ctx.timeouts.waiter_config()
+        config["MaxAttempts"] = min(config["MaxAttempts"], max(1, int(budget_seconds // config["Delay"])))
         try:
             ctx.target("rds").get_waiter("db_instance_available").wait(
-                DBInstanceIdentifier=t.target_db_instance_id, WaiterConfig=ctx.timeouts.waiter_config()
+                DBInstanceIdentifier=t.target_db_instance_id, WaiterConfig=config
             )
         except WaiterError as e:
             raise FailoverError(
@@ -676,41 +866,148 @@ class ScaleEcs(Step):
             )
 
 
+def _dns_name(value: str) -> str:
+    """A DNS name compared as Route 53 answers it: lower case, no trailing dot, no dualstack. prefix."""
+    name = value.strip().lower().rstrip(".")
+    return name.removeprefix("dualstack.")
+
+
 class SwitchDns(Step):
-    """Send the domain to the DR region: invert the primary's health check so failover routing picks DR."""
+    """Pin the domain to the DR region: publish StreamFlixDR/FailoverPin=1 in the DR region.
+
+    The DR stack's FailoverPinAlarm (Maximum >= 1, period 60 s) goes to ALARM; the primary's
+    FailoverPinHealthCheck (CLOUDWATCH_METRIC) turns unhealthy and with it PrimaryRoutingHealthCheck
+    (CALCULATED, both children needed), which the PRIMARY failover record uses: Route 53 answers with the
+    SECONDARY. A data-plane action (CloudWatch PutMetricData), no Route 53 control-plane call, nothing
+    inverted: it holds whether the primary is healthy, dead, half up or recovering. Done means Route 53
+    answers with the DR load balancer (TestDNSAnswer), not that a flag was set.
+    """
 
     id = StepId.SWITCH_DNS
-    actions = ("route53.health_check_detection", "route53.dns_ttl")
+    actions = ("cloudwatch.alarm_evaluation", "route53.alarm_health_check_detection", "route53.dns_ttl")
+    # Never point DNS at DR while the old primary may still take writes: the fence has run (or was
+    # skipped because the region does not answer) first. Reads DR serves before the promotion ends are
+    # served by the read replica, read-only.
+    after = (StepId.FENCE_PRIMARY,)
 
     def describe(self, t: Topology) -> str:
         if not (t.hosted_zone_id and t.domain_name):
             return "DNS: no domain configured; clients use the DR load balancer URL (nothing to switch)"
         return (
-            f"Point {t.domain_name} at {t.target_region}: invert the PRIMARY record's health check so "
-            "Route 53 failover routing answers with the SECONDARY (or confirm it already does)"
+            f"Point {t.domain_name} at {t.target_region}: put {PIN_NAMESPACE}/{PIN_METRIC}=1 "
+            f"(Environment={t.suffix}) in {t.pin_region}; the pin alarm makes the PRIMARY record's health "
+            "check unhealthy and Route 53 answers with the SECONDARY (checked with TestDNSAnswer)"
         )
 
-    def _primary_health_check(self, ctx: StepContext) -> str:
+    def _records(self, ctx: StepContext) -> dict[str, dict[str, Any]]:
+        """The failover records of the domain by role (PRIMARY, SECONDARY)."""
         t = ctx.topology
         name = t.domain_name.rstrip(".") + "."
-        r53 = ctx.client("route53", t.target_region)
-        resp = r53.list_resource_record_sets(
+        resp = ctx.client("route53", t.target_region).list_resource_record_sets(
             HostedZoneId=t.hosted_zone_id, StartRecordName=name, MaxItems="20"
         )
-        for rs in resp.get("ResourceRecordSets") or []:
-            if rs.get("Name") == name and rs.get("Failover") == "PRIMARY" and rs.get("HealthCheckId"):
-                return str(rs["HealthCheckId"])
-        return t.source_health_check_id
+        return {
+            str(rs["Failover"]): dict(rs)
+            for rs in resp.get("ResourceRecordSets") or []
+            if rs.get("Name") == name and rs.get("Failover") in ("PRIMARY", "SECONDARY")
+        }
+
+    @staticmethod
+    def _values(rs: dict[str, Any] | None) -> set[str]:
+        if not rs:
+            return set()
+        alias = (rs.get("AliasTarget") or {}).get("DNSName")
+        if alias:
+            return {_dns_name(alias)}
+        return {_dns_name(r["Value"]) for r in rs.get("ResourceRecords") or []}
+
+    def answer(self, ctx: StepContext) -> tuple[str, str]:
+        """("dr" | "primary" | "unknown", detail): where Route 53 sends the domain now [TestDNSAnswer]."""
+        t = ctx.topology
+        records = self._records(ctx)
+        dr = self._values(records.get("SECONDARY"))
+        if t.target_load_balancer_dns_name:
+            dr.add(_dns_name(t.target_load_balancer_dns_name))
+        primary = self._values(records.get("PRIMARY"))
+        try:
+            # What Route 53 would answer a resolver now (health checks and failover routing applied).
+            # https://docs.aws.amazon.com/Route53/latest/APIReference/API_TestDNSAnswer.html
+            resp = ctx.client("route53", t.target_region).test_dns_answer(
+                HostedZoneId=t.hosted_zone_id, RecordName=t.domain_name.rstrip("."), RecordType="A"
+            )
+        except (ClientError, BotoCoreError, NotImplementedError) as e:
+            return "unknown", f"Route 53 did not answer TestDNSAnswer ({e})"
+        got = {_dns_name(v) for v in resp.get("RecordData") or []}
+        if not got:
+            return "unknown", f"TestDNSAnswer returned no record data ({resp.get('ResponseCode', '?')})"
+        if got & dr and not got & primary:
+            return "dr", f"{t.domain_name} answers {sorted(got)} (the DR load balancer)"
+        if got & primary:
+            return "primary", f"{t.domain_name} still answers {sorted(got)} (the primary)"
+        # An alias to a load balancer is answered with its addresses: compare with what the DR and
+        # primary names resolve to, where this host can resolve them.
+        dr_ips, primary_ips = _resolve(dr), _resolve(primary)
+        if got & dr_ips and not got & primary_ips:
+            return "dr", f"{t.domain_name} answers {sorted(got)} (addresses of the DR load balancer)"
+        if got & primary_ips:
+            return "primary", f"{t.domain_name} still answers {sorted(got)} (addresses of the primary)"
+        return (
+            "unknown",
+            f"{t.domain_name} answers {sorted(got)}, neither region's load balancer as known here",
+        )
+
+    def _pin_check(self, ctx: StepContext) -> tuple[str, str]:
+        """(routing health check id, its CLOUDWATCH_METRIC child) of the PRIMARY record; '' when absent."""
+        t = ctx.topology
+        rs = self._records(ctx).get("PRIMARY") or {}
+        routing = str(rs.get("HealthCheckId") or t.source_health_check_id or "")
+        if not routing:
+            return "", ""
+        r53 = ctx.client("route53", t.target_region)
+        cfg = r53.get_health_check(HealthCheckId=routing)["HealthCheck"]["HealthCheckConfig"]
+        if cfg.get("Inverted"):
+            raise FailoverError(
+                f"health check {routing} of {t.domain_name}'s PRIMARY record is inverted: an inverted check "
+                "reports a dead primary as healthy and failover routing can send users back to it.",
+                fix=f"aws route53 update-health-check --health-check-id {routing} --no-inverted, then rerun",
+            )
+        if cfg.get("Type") == "CLOUDWATCH_METRIC":
+            return routing, routing
+        for child in cfg.get("ChildHealthChecks") or []:
+            child_cfg = r53.get_health_check(HealthCheckId=child)["HealthCheck"]["HealthCheckConfig"]
+            if child_cfg.get("Type") == "CLOUDWATCH_METRIC":
+                return routing, str(child)
+        return routing, ""
+
+    def _reads_unhealthy(self, ctx: StepContext, hc: str) -> bool | None:
+        """True when Route 53's checkers report ``hc`` unhealthy (18 % or fewer healthy); None if unknown.
+
+        GetHealthCheckStatus does not report calculated checks, so the pin's CLOUDWATCH_METRIC child is
+        read (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetHealthCheckStatus.html)."""
+        try:
+            obs = (
+                ctx.client("route53", ctx.topology.target_region)
+                .get_health_check_status(HealthCheckId=hc)
+                .get("HealthCheckObservations")
+                or []
+            )
+        except (ClientError, BotoCoreError) as e:
+            log.warning("health check %s status not readable: %s", hc, e)
+            return None
+        if not obs:
+            return None
+        healthy = sum(
+            1 for o in obs if str(o.get("StatusReport", {}).get("Status", "")).startswith("Success")
+        )
+        # "If 18% of health checkers or fewer report that an endpoint is healthy, Route 53 considers it
+        # unhealthy" (Route 53 DG, dns-failover-determining-health-of-endpoints).
+        return healthy / len(obs) <= 0.18
 
     def check_done(self, ctx: StepContext) -> bool:
         t = ctx.topology
         if not (t.hosted_zone_id and t.domain_name):
             return False
-        hc = self._primary_health_check(ctx)
-        if not hc:
-            return False
-        cfg = ctx.client("route53", t.target_region).get_health_check(HealthCheckId=hc)["HealthCheck"]
-        return bool(cfg["HealthCheckConfig"].get("Inverted"))
+        return self.answer(ctx)[0] == "dr"
 
     def run(self, ctx: StepContext) -> StepOutcome:
         t = ctx.topology
@@ -722,38 +1019,96 @@ class SwitchDns(Step):
                     f"no DNS name configured: clients must use the DR load balancer ({t.app_url or 'AppUrl'})"
                 ],
             )
-        hc = self._primary_health_check(ctx)
-        if not hc:
+        routing, pin = self._pin_check(ctx)
+        if not routing:
             raise FailoverError(
                 f"no PRIMARY failover record with a health check for {t.domain_name}.",
                 fix="deploy the primary stack with HostedZoneId/DomainName set, or point DNS by "
                 "hand (docs/failover.md)",
             )
-        # Inverting, not deleting: the record stays as the template made it and failback only un-inverts.
-        ctx.client("route53", t.target_region).update_health_check(HealthCheckId=hc, Inverted=True)
-        ctx.latency.wait("route53.health_check_detection")
-        ctx.latency.wait("route53.dns_ttl")
-        return StepOutcome(
-            message=f"health check {hc} inverted: {t.domain_name} answers with {t.target_region}"
+        outcome = StepOutcome()
+        if not pin:
+            outcome.warnings.append(
+                f"health check {routing} of the PRIMARY record has no CLOUDWATCH_METRIC (pin) child: "
+                "the pin cannot move DNS; deploy the primary stack with the current template"
+            )
+        # The switch itself: one datapoint in the DR region's CloudWatch (data plane).
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
+        ctx.client("cloudwatch", t.pin_region).put_metric_data(
+            Namespace=PIN_NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": PIN_METRIC,
+                    "Dimensions": [{"Name": "Environment", "Value": t.suffix}],
+                    "Value": 1.0,
+                    "Unit": "Count",
+                }
+            ],
         )
+        ctx.latency.wait("cloudwatch.alarm_evaluation")
+        ctx.latency.wait("route53.alarm_health_check_detection")
+        state, detail = "unknown", ""
+        unhealthy: bool | None = None
+        for _ in range(max(1, ctx.timeouts.waiter_max_attempts)):
+            state, detail = self.answer(ctx)
+            if state == "dr":
+                break
+            if state == "unknown":
+                # Without TestDNSAnswer, the pin check's own status is the next best witness.
+                unhealthy = self._reads_unhealthy(ctx, pin) if pin else None
+                if unhealthy is not False:
+                    break
+            ctx.clock.sleep(ctx.timeouts.waiter_delay)
+        if state == "primary":
+            raise FailoverError(
+                f"{detail} after the pin was set.",
+                fix=f"check the pin alarm ({PIN_NAMESPACE}/{PIN_METRIC}) in {t.pin_region} is in ALARM and "
+                f"health check {pin or routing} is unhealthy; rerun to resume",
+            )
+        if state == "unknown":
+            if unhealthy is False:
+                raise FailoverError(
+                    f"{detail}, and health check {pin} (the failover pin) still reads healthy.",
+                    fix=f"check the pin alarm in {t.pin_region}; rerun to resume",
+                )
+            seen = "the pin check reads unhealthy" if unhealthy else "the pin check's status is unknown"
+            outcome.warnings.append(
+                f"DNS answer not confirmed: {detail}; {seen}. Check with dig once resolvers expire"
+            )
+        # Resolvers may hold the old answer for the record's TTL.
+        ctx.latency.wait("route53.dns_ttl")
+        outcome.message = detail if state == "dr" else f"pin set in {t.pin_region}; {detail}"
+        return outcome
 
     def verify(self, ctx: StepContext) -> None:
-        t = ctx.topology
-        if t.hosted_zone_id and t.domain_name and not self.check_done(ctx):
-            raise FailoverError(
-                f"{t.domain_name}: the primary's health check is not inverted.", fix="rerun to resume"
-            )
+        # run() checked what Route 53 answers (or warned that it could not ask).
+        return None
+
+
+def _resolve(names: set[str]) -> set[str]:
+    """Addresses the names resolve to from here (empty where they do not resolve)."""
+    import socket  # noqa: PLC0415 - only the DNS answer check needs it
+
+    out: set[str] = set()
+    for name in names:
+        try:
+            out.update(str(info[4][0]) for info in socket.getaddrinfo(name, 443, proto=socket.IPPROTO_TCP))
+        except (OSError, UnicodeError):
+            continue
+    return out
 
 
 class VerifyServing(Step):
-    """Check the DR region serves: DB writable, file system writable, tasks running and healthy."""
+    """Check the DR region serves: DB standalone, EFS writable, tasks running, targets healthy and the
+    service's health check answered. Anything less ends the run as not serving (NotServingError)."""
 
     id = StepId.VERIFY_SERVING
     actions = ("verify.probe",)
 
     def describe(self, t: Topology) -> str:
         return (
-            f"Verify {t.target_region} serves: DB standalone, EFS writable, {t.desired_count} healthy tasks"
+            f"Verify {t.target_region} serves: DB standalone, EFS writable, {t.desired_count} running tasks, "
+            "healthy targets in the DR target group and the health check answered"
         )
 
     def check_done(self, ctx: StepContext) -> bool:
@@ -761,27 +1116,64 @@ class VerifyServing(Step):
 
     def run(self, ctx: StepContext) -> StepOutcome:
         ctx.latency.wait("verify.probe")
-        outcome = StepOutcome(message="DR region serves")
         t = ctx.topology
-        if t.target_group_arn:
-            try:
-                health = ctx.target("elbv2").describe_target_health(TargetGroupArn=t.target_group_arn)
-                states = [d["TargetHealth"]["State"] for d in health.get("TargetHealthDescriptions") or []]
-                if states and "healthy" not in states:
-                    raise FailoverError(
-                        f"{t.target_region}: no healthy target in {t.target_group_arn} ({states}).",
-                        fix="check the tasks' logs and the health check path; rerun",
-                    )
-                if not states:
-                    outcome.warnings.append("no targets registered with the DR target group yet")
-            except ClientError as e:
-                outcome.warnings.append(f"target health not readable ({e})")
+        if not t.target_group_arn:
+            raise NotServingError(
+                f"{t.target_region}: no DR target group known (TargetGroupArn output): serving not verified.",
+                fix="deploy the DR stack with the current template and rerun",
+            )
+        try:
+            health = ctx.target("elbv2").describe_target_health(TargetGroupArn=t.target_group_arn)
+        except ClientError as e:
+            raise NotServingError(
+                f"{t.target_region}: target health of {t.target_group_arn} not readable ({e}).",
+                fix="check the target group and rerun",
+            ) from e
+        states = [d["TargetHealth"]["State"] for d in health.get("TargetHealthDescriptions") or []]
+        healthy = states.count("healthy")
+        if not healthy:
+            why = f"targets {states}" if states else "no target registered"
+            raise NotServingError(
+                f"{t.target_region}: the DR target group has no healthy target ({why}): the DR region "
+                "does not serve.",
+                fix="check the ECS service events (image in the DR registry? tasks failing their health "
+                "check?) and the tasks' logs; rerun to resume",
+            )
+        outcome = StepOutcome(message=f"DR region serves: {healthy} healthy target(s)")
+        if t.app_url:
+            status = _probe(t.app_url)
+            if status is None or not 200 <= status < 400:
+                raise NotServingError(
+                    f"{t.app_url} does not answer its health check ({status or 'no answer'}).",
+                    fix="check the load balancer's listeners and the tasks; rerun to resume",
+                )
+            outcome.message += f"; {t.app_url} answers {status}"
         return outcome
 
     def verify(self, ctx: StepContext) -> None:
         PromoteDb().verify(ctx)
         FailoverEfs().verify(ctx)
         ScaleEcs().verify(ctx)
+
+
+HEALTH_PATH = "/health"
+
+
+def _probe(app_url: str, timeout: float = 5.0) -> int | None:
+    """HTTP status of the app's health path through its load balancer, or None when it does not answer."""
+    import urllib.error  # noqa: PLC0415 - only verify-serving probes
+    import urllib.request  # noqa: PLC0415
+
+    url = app_url.rstrip("/") + HEALTH_PATH
+    if not url.startswith(("https://", "http://")):
+        return None
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - scheme checked above
+            return int(resp.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
 
 
 class SkippedByOperator(Step):
@@ -791,6 +1183,7 @@ class SkippedByOperator(Step):
         self.inner = inner
         self.id = inner.id
         self.region_role = inner.region_role
+        self.after = inner.after
         self.reason = reason
 
     def describe(self, topology: Topology) -> str:
@@ -807,11 +1200,26 @@ class SkippedByOperator(Step):
 
 
 def default_stages(skip: dict[StepId, str] | None = None) -> list[tuple[str, list[Step], bool]]:
-    """The failover DAG: (stage name, steps, parallel). ``skip`` maps step ids to the operator's reason."""
+    """The failover DAG: (stage name, steps, parallel). ``skip`` maps step ids to the operator's reason.
+
+    Everything that can hide behind the promotion does: the fence, EFS, Redis, secrets and the DR
+    scale-out start with it; the DNS switch starts as soon as the fence has finished (``after``), so
+    DR serves reads (from the replica) before the promotion ends and writes once it has.
+    """
     stages: list[tuple[str, list[Step], bool]] = [
-        ("fence", [FencePrimary()], False),
-        ("data", [PromoteDb(), FailoverEfs(), FailoverRedis(), StopSecretReplication(), ScaleEcs()], True),
-        ("dns", [SwitchDns()], False),
+        (
+            "failover",
+            [
+                FencePrimary(),
+                PromoteDb(),
+                FailoverEfs(),
+                FailoverRedis(),
+                StopSecretReplication(),
+                ScaleEcs(),
+                SwitchDns(),
+            ],
+            True,
+        ),
         ("verify", [VerifyServing()], False),
     ]
     skip = skip or {}

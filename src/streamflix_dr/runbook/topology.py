@@ -37,6 +37,9 @@ ENV_HOSTED_ZONE_ID = "STREAMFLIX_HOSTED_ZONE_ID"
 ENV_DOMAIN_NAME = "STREAMFLIX_DOMAIN_NAME"
 ENV_TARGET_GROUP_ARN = "STREAMFLIX_TARGET_GROUP_ARN"
 ENV_PRIMARY_HEALTH_CHECK_ID = "STREAMFLIX_PRIMARY_HEALTH_CHECK_ID"
+# Contract names (BRIEF: the template's DbFenceSecurityGroup output and the DR load balancer output).
+# Literal here until constants.py (owned by the template side) carries them.
+OUTPUT_DB_FENCE_SECURITY_GROUP_ID = "DbFenceSecurityGroupId"
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,21 @@ class Topology:
     source_health_check_id: str = ""
     target_group_arn: str = ""
     app_url: str = ""
+    # The primary's no-rules security group: swapped onto the old primary DB by the fence.
+    source_db_fence_security_group_id: str = ""
+    # The DR load balancer's DNS name: what Route 53 must answer after the switch.
+    target_load_balancer_dns_name: str = ""
+    # The DR region, whatever the direction (the pin alarm lives in the DR stack); '' = target_region.
+    dr_region: str = ""
 
     @property
     def direction(self) -> str:
         return f"{self.source_region}->{self.target_region}"
+
+    @property
+    def pin_region(self) -> str:
+        """Where the failover pin metric and its alarm live: the DR region (the target of a failover)."""
+        return self.dr_region or self.target_region
 
     @property
     def source_db_instance_id(self) -> str:
@@ -137,6 +151,8 @@ class Topology:
             source_health_check_id=src.get(Output.HEALTH_CHECK_ID, ""),
             target_group_arn=target.get(Output.TARGET_GROUP_ARN, ""),
             app_url=target.get(Output.APP_URL, ""),
+            source_db_fence_security_group_id=src.get(OUTPUT_DB_FENCE_SECURITY_GROUP_ID, ""),
+            target_load_balancer_dns_name=target.get(Output.LOAD_BALANCER_DNS_NAME, ""),
         )
 
     @classmethod
@@ -189,6 +205,8 @@ class Topology:
             domain_name=environ.get(ENV_DOMAIN_NAME, ""),
             target_group_arn=environ.get(ENV_TARGET_GROUP_ARN, ""),
             source_health_check_id=environ.get(ENV_PRIMARY_HEALTH_CHECK_ID, ""),
+            # The fence group is read from the primary stack's outputs when the fence runs (the primary
+            # answers then); the DR load balancer from the SECONDARY record.
         )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -38,15 +37,13 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ClientFactory, dict
         "AWS_DEFAULT_REGION": DR,
     }.items():
         monkeypatch.setenv(k, v)
-    original = RDSBackend.promote_read_replica
+    # AWS clears the replica link on promotion [API PromoteReadReplica]; moto 5.2.5 does not. The
+    # emulator's own fix (streamflix_dr_emulator.rds_replication) is applied here and undone after.
+    from streamflix_dr_emulator import rds_replication  # noqa: PLC0415 - test-only emulator import
 
-    def promote(self: Any, db_kwargs: dict[str, Any]) -> Any:
-        # AWS clears the replica link on promotion [API PromoteReadReplica]; moto 5.2.5 does not.
-        db = original(self, db_kwargs)
-        db.source_db_instance_identifier = None
-        return db
-
-    monkeypatch.setattr(RDSBackend, "promote_read_replica", promote)
+    monkeypatch.setattr(RDSBackend, "promote_read_replica", RDSBackend.promote_read_replica)
+    monkeypatch.setattr(rds_replication, "_installed", False)
+    rds_replication.install()
     with mock_aws():
         f = ClientFactory()
         f.client("dynamodb", DR).create_table(
@@ -82,7 +79,15 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ClientFactory, dict
             ecs.create_service(
                 cluster="streamflix-t1", serviceName="app", taskDefinition="app", desiredCount=count
             )
+        # The DR target group with a registered target (moto reports it healthy): verify-serving reads it.
+        vpc = f.client("ec2", DR).describe_vpcs()["Vpcs"][0]["VpcId"]
+        elbv2 = f.client("elbv2", DR)
+        tg = elbv2.create_target_group(Name="app-t1", Protocol="HTTPS", Port=443, VpcId=vpc, TargetType="ip")[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.0.0.10", "Port": 443}])
         env = {
+            "STREAMFLIX_TARGET_GROUP_ARN": tg,
             "STREAMFLIX_PRIMARY_REGION": PRIMARY,
             "STREAMFLIX_DR_REGION": DR,
             "STREAMFLIX_SUFFIX": "t1",
@@ -196,3 +201,11 @@ def test_states_of_one_execution_share_the_operation(cloud: tuple[ClientFactory,
     assert first["operation_id"] == second["operation_id"] == "run-42"
     assert handler.operation_id_of({"operation_id": "x", "executionId": execution}) == "x"
     assert handler.operation_id_of({}) is None
+
+
+def test_lambda_waits_fit_in_the_functions_900_s() -> None:
+    t = handler.LAMBDA_TIMEOUTS
+    # Lambda's hard limit is 900 s: the promotion's waits and any one waiter end well before it
+    assert t.promote_poll_seconds <= 900 - 60
+    assert t.waiter_delay * t.waiter_max_attempts <= 900 - 60
+    assert t.fence_seconds < t.promote_poll_seconds

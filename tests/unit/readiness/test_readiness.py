@@ -126,3 +126,44 @@ def test_from_outputs_maps_stack_outputs() -> None:
     )
     assert t.db_instance_id == "db" and t.file_system_id == "fs-1" and t.secret_names == ("s1", "s2")
     assert t.global_datastore_id == "" and t.journal_table == "j"
+
+
+def test_never_deployed_environment_is_a_not_ready_report_with_json(
+    ready: tuple[Factory, ReadinessTarget],
+) -> None:
+    from streamflix_dr.config import load_environment  # noqa: PLC0415
+    from streamflix_dr.runbook.session import readiness_report  # noqa: PLC0415
+
+    factory, _ = ready
+    env = replace(load_environment("dev"), suffix="neverdeployed")
+    report = readiness_report(factory, env, now=NOW.timestamp())
+    assert not report.ready and report.exit_code == 3
+    doc = report.to_dict()
+    assert doc["ready"] is False and doc["findings"][0]["check_id"] == "STACK001"
+    assert "streamflix-dr-dr-neverdeployed" in doc["findings"][0]["resource"]
+    assert "deploy" in doc["findings"][0]["fix"]
+
+
+def test_global_datastore_on_but_unknown_is_not_told_to_turn_it_on(
+    ready: tuple[Factory, ReadinessTarget],
+) -> None:
+    factory, target = ready
+    report = _run(factory, replace(target, global_datastore_id="", global_datastore_enabled=True))
+    redis = _by_id(report)["REDIS001"][0]
+    assert redis.status is Status.FAIL and "turns the Global Datastore on" in redis.message
+    assert "global_datastore: true" not in redis.fix
+
+
+def test_promoted_replica_points_at_what_exists(ready: tuple[Factory, ReadinessTarget]) -> None:
+    factory, target = ready
+    # an instance that is not a replica: what readiness sees after a failover
+    factory.client("rds", DR).create_db_instance(
+        DBInstanceIdentifier="standalone",
+        Engine="postgres",
+        DBInstanceClass="db.r6g.large",
+        MasterUsername="app",
+        MasterUserPassword="password123",
+        AllocatedStorage=20,
+    )
+    rds = _by_id(_run(factory, replace(target, db_instance_id="standalone")))["RDS001"][0]
+    assert rds.status is Status.FAIL and "fail back" not in rds.fix and "docs/failover.md" in rds.fix

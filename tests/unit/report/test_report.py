@@ -161,3 +161,59 @@ def test_write_report_and_history(tmp_path: Path) -> None:
     append_history(doc, hist)
     lines = read_history(hist)
     assert len(lines) == 2 and lines[0]["rto_modelled_seconds"] == 500.43
+
+
+def test_read_and_write_rto_on_the_modelled_axis() -> None:
+    doc = build_report(_result(), kind="drill", rto_target_seconds=900)
+    # read: scale-ecs and switch-dns ended; write: plus promote-db and failover-efs (stages in sequence here)
+    dns_end = next(s["end_modelled"] for s in doc["steps"] if s["step"] == "switch-dns")
+    promote_end = next(s["end_modelled"] for s in doc["steps"] if s["step"] == "promote-db")
+    assert doc["rto_read_modelled_seconds"] == dns_end
+    assert doc["rto_write_modelled_seconds"] == max(dns_end, promote_end)
+    assert doc["rto_met"] is True
+    s = summary(doc)
+    assert s["rto_read_modelled_seconds"] == dns_end and s["rto_met"] is True
+    assert "Read RTO" in to_markdown(doc) and "Write RTO" in to_markdown(doc)
+
+
+def test_a_run_that_does_not_serve_does_not_meet_its_rto() -> None:
+    res = _result(OperationStatus.FAILED)
+    verify = res.step("verify-serving")
+    assert verify is not None
+    verify.status = StepStatus.FAILED
+    verify.metrics = {"serving": 0.0}
+    doc = build_report(res, kind="drill", rto_target_seconds=900)
+    assert doc["serving"] is False and doc["rto_met"] is False
+    assert res.not_serving
+    assert "not serving: RTO not met" in to_markdown(doc)
+
+
+def test_a_step_that_waits_for_another_starts_after_it_on_the_modelled_axis() -> None:
+    # switch-dns in the same parallel stage as the promotion, after the fence
+    steps = [
+        ("fence-primary", 40, 0.0, (), 40),
+        ("promote-db", 300, 0.0, (), 300),
+        ("switch-dns", 150, 40 * SCALE + OWN, ("fence-primary",), 150),
+    ]
+    plan = Plan(
+        "eu-west-2->us-east-1",
+        tuple(PlannedStep(s, "failover", True, s, m, after) for s, m, _, after, _ in steps),
+    )
+    recs = [
+        StepRecord(
+            step=s,
+            status=StepStatus.DONE,
+            started_at=T0 + start,
+            ended_at=T0 + start + m * SCALE + OWN,
+            runs=1,
+            attempts=1,
+            modelled_seconds=m,
+        )
+        for s, m, start, _, _ in steps
+    ]
+    res = RunResult("op", plan.direction, OperationStatus.SUCCEEDED, plan, T0, T0 + 6, recs, time_scale=SCALE)
+    doc = build_report(res)
+    dns = next(s for s in doc["steps"] if s["step"] == "switch-dns")
+    assert dns["start_modelled"] == round(40 + OWN, 3)
+    assert dns["end_modelled"] == round(40 + OWN + 150 + OWN, 3)
+    assert doc["critical_path_seconds"] == 300  # max(promotion, fence + dns)

@@ -228,3 +228,54 @@ def test_latency_model_rejects_unknown_actions_and_bad_files(tmp_path: Path) -> 
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"actions": {"a": {"seconds": 2, "source": "estimate: test"}}}))
     assert load_model(path)["a"].seconds == 2.0
+
+
+def _dag_stages(fence_fails: bool = False) -> list[tuple[str, list[Any], bool]]:
+    from .conftest import FakeStep  # noqa: PLC0415
+
+    fence = FakeStep(StepId.FENCE_PRIMARY, 30, fail_times=1 if fence_fails else 0)
+    dns = FakeStep(StepId.SWITCH_DNS, 150)
+    dns.after = (StepId.FENCE_PRIMARY,)
+    return [
+        ("failover", [fence, FakeStep(StepId.PROMOTE_DB, 300), dns], True),
+        ("verify", [FakeStep(StepId.VERIFY_SERVING, 10)], False),
+    ]
+
+
+def test_a_step_starts_only_after_the_steps_it_waits_for(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    result = make_runner(aws, topology, clock, tmp_path, stages=_dag_stages()).run()
+    assert result.succeeded, result.error
+    fence, promote, dns = (result.step(s) for s in ("fence-primary", "promote-db", "switch-dns"))
+    assert fence and promote and dns
+    assert dns.started_at is not None and fence.ended_at is not None
+    assert dns.started_at >= fence.ended_at
+    # the promotion did not wait for the fence
+    assert promote.started_at is not None and promote.started_at < fence.ended_at
+
+
+def test_a_step_whose_prerequisite_failed_does_not_run(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    runner = make_runner(aws, topology, clock, tmp_path, stages=_dag_stages(fence_fails=True))
+    result = runner.run()
+    assert not result.succeeded
+    steps = fake_steps(runner)
+    assert steps["switch-dns"].ran == 0  # DNS never moves while the fence has not held
+    assert steps["promote-db"].ran == 1
+    dns = result.step("switch-dns")
+    assert dns is not None and dns.status is StepStatus.PENDING
+
+
+def test_plan_timeline_hides_the_dns_switch_behind_the_promotion(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    plan = make_runner(aws, topology, clock, tmp_path, stages=_dag_stages()).plan()
+    tl = plan.timeline()
+    assert tl["switch-dns"] == (30, 180)
+    assert tl["promote-db"] == (0, 300)
+    assert tl["verify-serving"] == (300, 310)
+    assert plan.expected_seconds == 310
+    assert plan.expected_write_seconds == 300  # promote-db ends last of the write conditions
+    assert plan.expected_read_seconds == 180  # switch-dns (scale-ecs absent here)
