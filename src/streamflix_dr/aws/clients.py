@@ -16,8 +16,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from streamflix_dr.aws.faults import check_endpoint_url, translate
+from streamflix_dr.errors import EndpointError
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +174,24 @@ class ClientFactory:
         )
         sts = self._make("sts", region, config)
         try:
-            return str(sts.get_caller_identity()["Account"])
-        except (BotoCoreError, ClientError) as e:
+            answer = sts.get_caller_identity()
+        except (BotoCoreError, ClientError, ResponseParserError) as e:
             err = _translated(e, self.target, region, "sts:GetCallerIdentity")
             if err is None:
                 raise
             raise err from e
+        except KeyError:  # botocore's query parser on an XML document without AWS's result element
+            answer = {}
+        if "Account" not in answer:
+            # An HTTP server that answered with something XML-shaped (an HTML page) but not AWS's reply.
+            url = self.target.endpoint_url or "the AWS endpoint"
+            raise EndpointError(
+                f"{url} answered sts:GetCallerIdentity in {region}, but not like AWS (no account in the reply: "
+                "an HTML page or another service is listening there).",
+                fix="point --endpoint-url (or STREAMFLIX_DR_ENDPOINT_URL) at an AWS endpoint or the emulator "
+                "(`streamflix-dr emulator` prints its URL), or leave it unset for real AWS",
+            )
+        return str(answer["Account"])
 
     def region(self, region: str) -> RegionClients:
         """A view that hands out clients already bound to ``region``."""

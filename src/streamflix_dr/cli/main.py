@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from streamflix_dr import __version__
 from streamflix_dr.errors import DeadlineError, EndpointError, Interrupted, StreamflixDrError
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> Any:
             e = specific
         report(e)
         sys.exit(e.exit_code)
-    except (BotoCoreError, ClientError) as e:
+    except (BotoCoreError, ClientError, ResponseParserError) as e:
         specific = fault(e)
         if specific is None:
             raise
