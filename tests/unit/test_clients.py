@@ -154,7 +154,7 @@ def silent_endpoint() -> Iterator[str]:
 
 def _html_server(body: bytes) -> Iterator[str]:
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))

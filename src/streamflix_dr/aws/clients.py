@@ -186,8 +186,8 @@ class ClientFactory:
             # An HTTP server that answered with something XML-shaped (an HTML page) but not AWS's reply.
             url = self.target.endpoint_url or "the AWS endpoint"
             raise EndpointError(
-                f"{url} answered sts:GetCallerIdentity in {region}, but not like AWS (no account in the reply: "
-                "an HTML page or another service is listening there).",
+                f"{url} answered sts:GetCallerIdentity in {region}, but not like AWS (no account in the "
+                "reply: an HTML page or another service is listening there).",
                 fix="point --endpoint-url (or STREAMFLIX_DR_ENDPOINT_URL) at an AWS endpoint or the emulator "
                 "(`streamflix-dr emulator` prints its URL), or leave it unset for real AWS",
             )

@@ -42,8 +42,8 @@ def render_status(report: StatusReport) -> str:
     op = report.operation
     if op and op.get("unfinished"):
         lines.append(
-            f"Unfinished {op['direction']} operation {op['operation_id']} ({op['status']}, owner {op['owner']}): "
-            f"rerun `streamflix-dr failover --env {report.env}` to resume it"
+            f"Unfinished {op['direction']} operation {op['operation_id']} ({op['status']}, "
+            f"owner {op['owner']}): rerun `streamflix-dr failover --env {report.env}` to resume it"
         )
     elif op:
         lines.append(f"Last failover operation: {op['operation_id']} ({op['direction']}) {op['status']}")
