@@ -231,9 +231,11 @@ def replication_state(env: Environment, factory: ClientFactory, dr: dict[str, st
     db_id = dr.get(Output.DB_INSTANCE_IDENTIFIER)
     if db_id:
         try:
-            db = rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
+            db = (rds.describe_db_instances(DBInstanceIdentifier=db_id).get("DBInstances") or [{}])[0]
             src = db.get("ReadReplicaSourceDBInstanceIdentifier") or ""
-            if src:
+            if not db:
+                out.append(StoreState("database", "", f"{db_id} not found in {env.dr_region}"))
+            elif src:
                 region = src.split(":")[3] if src.startswith("arn:") else env.primary_region
                 out.append(
                     StoreState("database", region, f"{db_id} in {env.dr_region} is a read replica of {src}")
@@ -298,7 +300,7 @@ def replication_state(env: Environment, factory: ClientFactory, dr: dict[str, st
                 kwargs["GlobalReplicationGroupId"] = gds
             groups = [
                 g
-                for g in ec.describe_global_replication_groups(**kwargs)["GlobalReplicationGroups"]
+                for g in ec.describe_global_replication_groups(**kwargs).get("GlobalReplicationGroups", [])
                 if gds or env.suffix in g.get("GlobalReplicationGroupId", "")
             ]
             for g in groups:
