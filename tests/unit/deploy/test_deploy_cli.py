@@ -20,6 +20,7 @@ from streamflix_dr.deploy import orchestrator
 from streamflix_dr.deploy.plan import Plan
 from streamflix_dr.deploy.stacks import ResourceChange, StackEvent
 from streamflix_dr.errors import AbortedByUser
+from streamflix_dr.locking import EnvironmentLock
 
 
 @pytest.fixture
@@ -154,8 +155,6 @@ def test_declining_the_first_change_set_removes_the_buckets_it_created(fake_aws,
 
 
 def test_second_deploy_is_refused_naming_the_holder(fake_aws, tmp_path: Path, capsys):
-    from streamflix_dr.locking import EnvironmentLock
-
     EnvironmentLock(
         fake_aws.client("ssm", "us-east-1"), "us-east-1", "dev", host="other-host", pid=4242
     ).acquire("deploy")
