@@ -376,6 +376,15 @@ class Recorder:
         self.answers = answers or {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
+    def get_paginator(self, op: str) -> Any:
+        recorder = self
+
+        class OnePage:
+            def paginate(self, **kw: Any) -> list[Any]:
+                return [getattr(recorder, op)(**kw)]
+
+        return OnePage()
+
     def __getattr__(self, op: str) -> Any:
         if op.startswith("_"):
             raise AttributeError(op)
@@ -459,6 +468,11 @@ class FakeFactory:
 
     def probe(self, region: str) -> str:
         return str(FakeSts().get_caller_identity()["Account"])
+
+    def region(self, region: str) -> Any:
+        from streamflix_dr.aws.clients import RegionClients  # noqa: PLC0415
+
+        return RegionClients(self, region)  # type: ignore[arg-type]
 
     def client(self, service: str, region: str) -> Any:
         self.requested.append((service, region))
