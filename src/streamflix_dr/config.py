@@ -658,8 +658,13 @@ def available_environments(search: Path | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
-def load_environment(name_or_path: str, search: Path | None = None) -> Environment:
-    """Load ``environments/<name>.yaml`` (or a path to a YAML file) and validate it."""
+def load_environment(
+    name_or_path: str, search: Path | None = None, known_parameters: frozenset[str] | None = None
+) -> Environment:
+    """Load ``environments/<name>.yaml`` (or a path to a YAML file) and validate it.
+
+    ``known_parameters``: the parameter names of the template the environment is for (default: the
+    packaged template's); ``validate`` of another template passes that template's names."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and not path.is_file():
         raise ConfigError(
@@ -701,4 +706,4 @@ def load_environment(name_or_path: str, search: Path | None = None) -> Environme
             f"fix the YAML syntax at {where} of {path.name}",
             source=f"{path}:{line}" if line else str(path),
         ) from e
-    return parse_environment(doc, str(path))
+    return parse_environment(doc, str(path), known_parameters)
