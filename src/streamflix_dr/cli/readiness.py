@@ -34,6 +34,7 @@ def check(app: AppContext, env_name: str) -> ReadinessReport:
     from streamflix_dr.constants import Role, stack_name  # noqa: PLC0415
 
     env = load_environment(env_name)
+    app.probe(env.dr_region)
     outputs = stack_values(app.factory, env.dr_region, stack_name(Role.DR, env.suffix))
     return run_readiness(app.factory, readiness_target(env, outputs), now=time.time())
 
