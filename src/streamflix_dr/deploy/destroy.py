@@ -506,6 +506,37 @@ def _disassociate_redis(
         primary_member = next(
             (m for g in groups for m in g.get("Members", []) if m.get("Role", "").upper() == "PRIMARY"), None
         )
+        home = [m for m in secondaries if m.get("ReplicationGroupRegion") == env.primary_region]
+        busy = any(str(g.get("Status", "available")).lower() != "available" for g in groups)
+        if primary_member and primary_member.get("ReplicationGroupRegion") == env.dr_region and home:
+            # After a failover the DR group is the datastore's PRIMARY, and the primary stack (which owns
+            # the datastore) still holds the old primary as a SECONDARY. Fail the datastore back to it, so
+            # that each stack can delete what it owns in the usual order.
+            # https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_FailoverGlobalReplicationGroup.html
+            if not busy and "failed back" not in done:
+                try:
+                    ec.failover_global_replication_group(
+                        GlobalReplicationGroupId=gds,
+                        PrimaryRegion=env.primary_region,
+                        PrimaryReplicationGroupId=home[0]["ReplicationGroupId"],
+                    )
+                    done.append("failed back")
+                except ClientError as e:
+                    if _code(e) not in ("InvalidGlobalReplicationGroupStateFault",):
+                        raise AwsError(
+                            f"{env.primary_region}: could not fail Global Datastore {gds} back to "
+                            f"{home[0]['ReplicationGroupId']}: {e}.",
+                            fix="wait until the datastore is available, then rerun destroy",
+                        ) from e
+            if t.timing.clock() >= deadline:
+                raise StackError(
+                    env.primary_region,
+                    gds,
+                    "the Global Datastore is still failing back",
+                    "wait, then rerun destroy",
+                )
+            t.timing.sleep(t.timing.poll_interval)
+            continue
         if (
             not secondaries
             and primary_member

@@ -370,7 +370,38 @@ class Stack:
             self.wait("ANY", timeout_s=timeout_s, on_event=on_event, stream=stream)
         stream.prime()
         self._call("delete the stack", self.cfn.delete_stack, StackName=desc["StackId"])
-        self.wait("DELETE", timeout_s=timeout_s, on_event=on_event, stream=stream)
+        try:
+            self.wait("DELETE", timeout_s=timeout_s, on_event=on_event, stream=stream)
+        except StackTimeoutError:
+            raise
+        except StackError:
+            # A resource that is already gone (destroy removed it first, e.g. a Global Datastore after a
+            # failover) must not keep the stack: the handler contract makes a delete of a missing resource
+            # NotFound, which CloudFormation counts as deleted; where a handler fails instead, retry once,
+            # retaining exactly those resources (DeleteStack RetainResources is valid on DELETE_FAILED).
+            # https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-test-contract.html
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html
+            gone = sorted(
+                {
+                    e.logical_id
+                    for e in stream.failures()
+                    if e.status == "DELETE_FAILED" and e.logical_id != self.name and _not_found(e.reason)
+                }
+            )
+            others = [
+                e
+                for e in stream.failures()
+                if e.status == "DELETE_FAILED" and e.logical_id not in gone and e.logical_id != self.name
+            ]
+            if not gone or others:
+                raise
+            log.warning("%s/%s: retaining already-deleted %s", self.region, self.name, ", ".join(gone))
+            retry = self.events(desc["StackId"])
+            retry.prime()
+            self._call(
+                "delete the stack", self.cfn.delete_stack, StackName=desc["StackId"], RetainResources=gone
+            )
+            self.wait("DELETE", timeout_s=timeout_s, on_event=on_event, stream=retry)
         return True
 
     # ---- helpers
@@ -486,6 +517,11 @@ def _change(raw: dict[str, Any]) -> ResourceChange:
         resource_type=str(rc.get("ResourceType", "")),
         replacement=str(rc.get("Replacement", "") or ""),
     )
+
+
+def _not_found(reason: str) -> bool:
+    text = reason.lower()
+    return "not found" in text or "does not exist" in text or "notfound" in text
 
 
 def _fix_for(status: str) -> str:
