@@ -113,11 +113,13 @@ def preflight(env: Environment, factory: ClientFactory, template: dict[str, Any]
         cls = value(rc.parameters, Param.DB_INSTANCE_CLASS)
         ver = value(rc.parameters, Param.DB_ENGINE_VERSION)
         rds = factory.client("rds", rc.region)
+        checked = True
         try:
             if ver:
                 answer = rds.describe_db_engine_versions(Engine="postgres", EngineVersion=ver)
                 if "DBEngineVersions" not in answer:
                     lines.append(f"engine versions in {rc.region} not checked (no answer)")
+                    checked = False
                 elif not answer["DBEngineVersions"]:
                     raise ConfigError(
                         f"{Param.DB_ENGINE_VERSION}",
@@ -132,8 +134,13 @@ def preflight(env: Environment, factory: ClientFactory, template: dict[str, Any]
                 if ver:
                     kwargs["EngineVersion"] = ver
                 offered = rds.describe_orderable_db_instance_options(**kwargs)
-                if "OrderableDBInstanceOptions" not in offered:
-                    lines.append(f"instance classes in {rc.region} not checked (no answer)")
+                catalogue = rds.describe_orderable_db_instance_options(Engine="postgres", MaxRecords=20)
+                if "OrderableDBInstanceOptions" not in offered or not catalogue.get(
+                    "OrderableDBInstanceOptions"
+                ):
+                    # No postgres offering at all is no catalogue (an emulator), not a refusal.
+                    lines.append(f"instance classes in {rc.region} not checked (the endpoint lists none)")
+                    checked = False
                 elif not offered["OrderableDBInstanceOptions"]:
                     raise ConfigError(
                         f"{Param.DB_INSTANCE_CLASS}",
@@ -145,7 +152,8 @@ def preflight(env: Environment, factory: ClientFactory, template: dict[str, Any]
                         f"--engine-version {ver} --region {rc.region}`",
                         source=env.source or None,
                     )
-            lines.append(f"postgres {ver or '(default)'} on {cls or '(default)'} offered in {rc.region}")
+            if checked:
+                lines.append(f"postgres {ver or '(default)'} on {cls or '(default)'} offered in {rc.region}")
         except (ClientError, BotoCoreError) as e:
             lines.append(f"instance offerings in {rc.region} not checked ({_short(e)})")
     return lines
