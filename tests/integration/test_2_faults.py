@@ -287,3 +287,22 @@ def test_second_command_is_refused_while_the_environment_lock_is_held(
         assert code == 0 and "Environment lock: held by `deploy` by PID 31337 on build-7" in out
     finally:
         holder.release()
+
+
+def test_readiness_of_a_never_deployed_environment_is_json_and_exit_3(
+    target: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    doc = yaml.safe_load((Path(__file__).parents[2] / "environments" / "dev.yaml").read_text())
+    doc["suffix"] = "nvrdep"
+    env_file = tmp_path / "never.yaml"
+    env_file.write_text(yaml.safe_dump(doc))
+    code, out, err = _cli(
+        ["readiness", "--env", str(env_file), "--endpoint-url", str(target.endpoint), "--json"], capsys
+    )
+    assert code == 3, err
+    report = json.loads(out)
+    assert report["ready"] is False
+    assert [f["check_id"] for f in report["findings"]] == ["STACK001"]
+    assert "streamflix-dr deploy" in report["findings"][0]["fix"]
