@@ -62,9 +62,15 @@ def command(
             # A drill tears down what it deployed whatever happens (a failure half way, Ctrl-C).
             click.echo(f"drill: stopped early; tearing down {env.name} ...", err=True)
             try:
+                if app.target.endpoint_url:
+                    # The drill may have failed the primary region (it is an emulator-only command):
+                    # bring it back so that teardown can reach both regions.
+                    from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
+
+                    DataPlaneClient(app.target.endpoint_url).restore_region(env.primary_region)
                 destroy(env, app.factory, confirm=lambda _p: True)
                 click.echo(f"drill: torn down {env.name}.", err=True)
-            except (StreamflixDrError, KeyboardInterrupt) as e:
+            except (Exception, KeyboardInterrupt) as e:  # never mask why the drill stopped
                 click.echo(
                     f"drill: teardown of {env.name} failed ({e}); "
                     f"run `streamflix-dr destroy --env {env_name}`",

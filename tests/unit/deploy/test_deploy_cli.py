@@ -164,3 +164,21 @@ def test_second_deploy_is_refused_naming_the_holder(fake_aws, tmp_path: Path, ca
     assert exit_info.value.code == 4
     assert "`deploy` by PID 4242 on other-host" in err
     assert fake_aws.cfn == {} or all(not c.stacks for c in fake_aws.cfn.values())
+
+
+def test_drill_tears_down_when_it_stops_half_way(fake_aws, monkeypatch, capsys):
+    import streamflix_dr.cli.drill as cli_drill  # noqa: PLC0415
+
+    torn: list[str] = []
+
+    def fails_half_way(env, factory, endpoint, **_kw):
+        raise KeyboardInterrupt  # Ctrl-C (or any failure) in the middle of the drill
+
+    monkeypatch.setattr(cli_drill, "run_drill", fails_half_way)
+    monkeypatch.setattr(cli_drill, "destroy", lambda env, factory, confirm: torn.append(env.name))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["drill", "--env", "dev"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 130
+    assert torn == ["dev"]
+    assert "stopped early; tearing down dev" in err and "torn down dev" in err
