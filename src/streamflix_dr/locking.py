@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -35,6 +36,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from streamflix_dr.aws.faults import find_fault
 from streamflix_dr.errors import AwsError, EnvironmentLockedError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 600.0
 RENEW_SECONDS = 60.0
@@ -225,8 +228,13 @@ class EnvironmentLock:
             if held is not None and held.token == self.mine.token:
                 self.ssm.delete_parameter(Name=self.name)
             self._delete_markers()
-        except (ClientError, BotoCoreError, AwsError):  # the lease ends by itself
-            pass
+        except Exception as e:  # never mask the command's own outcome: the lease ends by itself
+            log.warning(
+                "environment lock %s in %s not released (%s); its lease ends by itself",
+                self.name,
+                self.region,
+                e,
+            )
         self.mine = None
 
     @contextlib.contextmanager

@@ -13,7 +13,6 @@ from streamflix_dr.cli.failover import render_event
 from streamflix_dr.config import load_environment
 from streamflix_dr.deploy.destroy import destroy
 from streamflix_dr.drill import DrillOptions, run_drill
-from streamflix_dr.errors import StreamflixDrError
 from streamflix_dr.report.model import summary
 
 
