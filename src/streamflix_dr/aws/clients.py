@@ -58,15 +58,18 @@ class Activity:
         self._lock = threading.Lock()
         self._inflight: dict[int, Call] = {}
         self.last: Call | None = None
+        self.last_failed: Call | None = None  # the call a fault came from (later calls may follow it)
 
     def start(self, call: Call) -> None:
         with self._lock:
             self._inflight[threading.get_ident()] = call
             self.last = call
 
-    def end(self) -> None:
+    def end(self, *, failed: bool = False) -> None:
         with self._lock:
-            self._inflight.pop(threading.get_ident(), None)
+            call = self._inflight.pop(threading.get_ident(), None)
+            if failed and call is not None:
+                self.last_failed = call
 
     def inflight(self) -> list[Call]:
         with self._lock:
@@ -86,9 +89,12 @@ def _track(client: Any, region: str) -> None:
     def after(**_: Any) -> None:
         ACTIVITY.end()
 
+    def after_error(**_: Any) -> None:
+        ACTIVITY.end(failed=True)
+
     client.meta.events.register("before-call", before)
     client.meta.events.register("after-call", after)
-    client.meta.events.register("after-call-error", after)
+    client.meta.events.register("after-call-error", after_error)
 
 
 @dataclass(frozen=True)

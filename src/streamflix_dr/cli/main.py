@@ -97,7 +97,7 @@ def fault(e: BaseException) -> StreamflixDrError | None:
     from streamflix_dr.aws.clients import ACTIVITY  # noqa: PLC0415
     from streamflix_dr.aws.faults import translate  # noqa: PLC0415
 
-    last = ACTIVITY.last
+    last = ACTIVITY.last_failed or ACTIVITY.last
     return translate(
         e,
         region=last.region if last else None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from streamflix_dr.aws.clients import ClientFactory
 from streamflix_dr.config import Environment
@@ -154,7 +155,8 @@ def preflight(env: Environment, factory: ClientFactory, template: dict[str, Any]
                     )
             if checked:
                 lines.append(f"postgres {ver or '(default)'} on {cls or '(default)'} offered in {rc.region}")
-        except (ClientError, BotoCoreError) as e:
+        except (ClientError, BotoCoreError, ResponseParserError) as e:
+            # An API the endpoint does not implement (an emulator answers 500) is "not checked".
             lines.append(f"instance offerings in {rc.region} not checked ({_short(e)})")
     return lines
 
@@ -166,4 +168,6 @@ def _code(e: ClientError) -> str:
 def _short(e: BaseException) -> str:
     if isinstance(e, ClientError):
         return _code(e)
+    if isinstance(e, ResponseParserError):
+        return "the endpoint's answer is not an AWS response: the API is probably not implemented there"
     return " ".join(str(e).split())[:120]
