@@ -306,3 +306,38 @@ def test_readiness_of_a_never_deployed_environment_is_json_and_exit_3(
     assert report["ready"] is False
     assert [f["check_id"] for f in report["findings"]] == ["STACK001"]
     assert "streamflix-dr deploy" in report["findings"][0]["fix"]
+
+
+@pytest.mark.parametrize("stop_at", [("dr", "base"), ("primary", "full"), ("dr", "full")], ids=str)
+def test_deploy_killed_while_a_change_set_waits_resumes(
+    target: Deployment, tmp_path: Path, stop_at: tuple[str, str]
+) -> None:
+    """Killed at the prompt: the stack is REVIEW_IN_PROGRESS (first create) or has an unexecuted change set.
+    The rerun completes, one stack per name, no change set left behind."""
+    env = env_with(target, "fltcs" + stop_at[0][0] + stop_at[1][0])
+
+    def killed(plan: Plan) -> bool:
+        if (plan.role.value, plan.phase.value) == stop_at:
+            raise KeyboardInterrupt
+        return True
+
+    with pytest.raises(KeyboardInterrupt):
+        run(env, target, tmp_path, template=template(), confirm=killed)
+    result = run(env, target, tmp_path, template=template())
+    assert result.stages[-1].action in ("created", "updated")
+    for region in (env.primary_region, env.dr_region):
+        cfn = target.factory.client("cloudformation", region)
+        live = [
+            s
+            for s in cfn.describe_stacks()["Stacks"]
+            if s["StackName"].endswith(f"-{env.suffix}") and s["StackStatus"] != "DELETE_COMPLETE"
+        ]
+        assert len(live) == len({s["StackName"] for s in live}), [s["StackName"] for s in live]
+        for s in live:
+            # Executed ones may be listed (CloudFormation removes them; moto keeps them): the pending ones go.
+            pending = [
+                c["ChangeSetName"]
+                for c in cfn.list_change_sets(StackName=s["StackId"])["Summaries"]
+                if c.get("ExecutionStatus") in ("AVAILABLE", "UNAVAILABLE")
+            ]
+            assert pending == [], (s["StackName"], pending)

@@ -231,6 +231,13 @@ class Stack:
             self._delete_change_set(cs_id)
             removed.append(name)
             log.info("%s/%s: deleted change set %s left by an earlier run", self.region, self.name, name)
+        if removed:
+            desc = self.describe()
+            if desc is not None and desc.get("StackStatus") == "REVIEW_IN_PROGRESS":
+                # A stack that was never created holds nothing: delete it, so that the new CREATE change
+                # set starts from no stack at all rather than from a leftover shell.
+                self._call("delete the never-created stack", self.cfn.delete_stack, StackName=desc["StackId"])
+                self.wait("DELETE", timeout_s=600)
         return removed
 
     def _list_change_sets(self) -> list[dict[str, Any]]:

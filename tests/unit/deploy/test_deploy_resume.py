@@ -45,7 +45,15 @@ def summary(name: str, status: str, execution: str) -> dict[str, Any]:
     }
 
 
-def test_review_in_progress_leftover_is_deleted_and_a_pending_one_waited_for(cfn: Any) -> None:
+def _stack_is(status: str) -> dict[str, Any]:
+    return {
+        "Stacks": [
+            {"StackName": STACK, "StackId": STACK_ID, "StackStatus": status, "CreationTime": "2026-01-01"}
+        ]
+    }
+
+
+def test_leftover_change_sets_are_deleted_and_a_pending_one_waited_for(cfn: Any) -> None:
     with Stubber(cfn) as stub:
         stub.add_response(
             "list_change_sets",
@@ -76,6 +84,8 @@ def test_review_in_progress_leftover_is_deleted_and_a_pending_one_waited_for(cfn
         stub.add_response(
             "delete_change_set", {}, {"ChangeSetName": cs_arn("streamflix-old2"), "StackName": STACK}
         )
+        # An existing stack keeps going (only a never-created REVIEW_IN_PROGRESS shell is deleted).
+        stub.add_response("describe_stacks", _stack_is("UPDATE_COMPLETE"), {"StackName": STACK})
         removed = stack(cfn).clear_pending_change_sets()
         stub.assert_no_pending_responses()
     assert removed == ["streamflix-old1", "streamflix-old2"]
@@ -104,6 +114,7 @@ def test_create_change_set_clears_first_then_creates(cfn: Any) -> None:
         stub.add_response(
             "delete_change_set", {}, {"ChangeSetName": cs_arn("streamflix-old"), "StackName": STACK}
         )
+        stub.add_response("describe_stacks", _stack_is("UPDATE_COMPLETE"), {"StackName": STACK})
         stub.add_response("create_change_set", {"Id": cs_arn("streamflix-new"), "StackId": STACK_ID}, None)
         stub.add_response(
             "describe_change_set",
