@@ -92,7 +92,7 @@ class Timing:
     sleep: Callable[[float], None] = time.sleep
     # Told what a long wait waits for, every ``notice_every`` seconds (the CLI prints it).
     on_wait: Callable[[str], None] | None = None
-    notice_every: float = 30.0
+    notice_every: float = 15.0
 
 
 EventSink = Callable[[StackEvent], None]
