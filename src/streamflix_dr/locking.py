@@ -153,8 +153,13 @@ class EnvironmentLock:
         return None
 
     # ---- taking
-    def acquire(self, command: str, *, operation_id: str = "", argv: str = "") -> LockHolder:
-        """Take the lock or raise ``EnvironmentLockedError`` naming the holder (exit 4)."""
+    def acquire(
+        self, command: str, *, operation_id: str = "", argv: str = "", force: bool = False
+    ) -> LockHolder:
+        """Take the lock or raise ``EnvironmentLockedError`` naming the holder (exit 4).
+
+        ``force`` takes it from a live holder too (failover --break-lock: a region is down and the holder's
+        host may be with it)."""
         for _ in range(3):
             now = self.clock()
             me = LockHolder(
@@ -178,12 +183,13 @@ class EnvironmentLock:
                 self._put(json.dumps(me.to_dict()))
                 self.mine = me
                 return me
-            reason = self.stale_reason(held, now)
+            reason = self.stale_reason(held, now) or ("taken by force (--break-lock)" if force else None)
             if reason is None:
                 raise EnvironmentLockedError(
                     f"environment {self.suffix} is locked in {self.region} by {held.describe(now)}.",
                     fix="wait for it to finish (`streamflix-dr status` shows the lock); if that process is "
-                    f"dead on another host, the lock frees itself when its lease ends, or delete the "
+                    "dead on another host, the lock frees itself when its lease ends (`failover --break-lock` "
+                    "takes it at once during an outage), or delete the "
                     f"parameter `{self.name}` in {self.region} (aws ssm delete-parameter --name "
                     f"{self.name} --region {self.region}) once you are sure",
                 )
@@ -239,10 +245,16 @@ class EnvironmentLock:
 
     @contextlib.contextmanager
     def held(
-        self, command: str, *, operation_id: str = "", argv: str = "", renew_every: float = RENEW_SECONDS
+        self,
+        command: str,
+        *,
+        operation_id: str = "",
+        argv: str = "",
+        renew_every: float = RENEW_SECONDS,
+        force: bool = False,
     ) -> Iterator[LockHolder]:
         """Hold the lock for a block, renewing the lease in the background."""
-        me = self.acquire(command, operation_id=operation_id, argv=argv)
+        me = self.acquire(command, operation_id=operation_id, argv=argv, force=force)
         stop = threading.Event()
 
         def heartbeat() -> None:

@@ -120,3 +120,11 @@ def test_holder_round_trips_through_json() -> None:
 
     assert LockHolder.from_json(json.dumps(h.to_dict())) == h
     assert LockHolder.from_json("not json") is None
+
+
+def test_force_takes_a_live_holder_and_says_so(ssm: Any) -> None:
+    lock(ssm, host="h1", pid=100).acquire("deploy")
+    breaker = lock(ssm, host="h2", pid=5, alive=True)
+    breaker.acquire("failover", force=True)
+    assert breaker.took_over is not None and breaker.took_over.command == "deploy"
+    assert breaker.took_over_reason == "taken by force (--break-lock)"

@@ -90,7 +90,12 @@ def dead_local_owner(held: LockState | None, now: float, *, host: str | None = N
 @click.option(
     "--operation-id", default=None, help="Resume this operation (default: the unfinished one, or new)."
 )
-@click.option("--break-lock", is_flag=True, help="Take the lock from a run that is known to be dead.")
+@click.option(
+    "--break-lock",
+    is_flag=True,
+    help="Take the failover lock and the environment lock from a run that is known to be dead (a holder on "
+    "this host whose process is gone is taken over without it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report summary as JSON on stdout.")
 @click.option(
     "--reports-dir",
@@ -177,7 +182,7 @@ def command(
         click.echo(f"Taking over the failover lock of {op_id} at once: {dead}.", err=True)
     env_lock = EnvironmentLock(app.factory.client("ssm", env.dr_region), env.dr_region, env.suffix)
     CURRENT.doing = f"running failover {op_id}"
-    with env_lock.held("failover", operation_id=op_id, argv=typed_command()):
+    with env_lock.held("failover", operation_id=op_id, argv=typed_command(), force=break_lock):
         if env_lock.took_over:
             click.echo(
                 f"Took over the environment lock of {env_lock.took_over.describe(time.time())}: "
