@@ -188,8 +188,8 @@ class EnvironmentLock:
                 raise EnvironmentLockedError(
                     f"environment {self.suffix} is locked in {self.region} by {held.describe(now)}.",
                     fix="wait for it to finish (`streamflix-dr status` shows the lock); if that process is "
-                    "dead on another host, the lock frees itself when its lease ends (`failover --break-lock` "
-                    "takes it at once during an outage), or delete the "
+                    "dead on another host, the lock frees itself when its lease ends "
+                    "(`failover --break-lock` takes it at once during an outage), or delete the "
                     f"parameter `{self.name}` in {self.region} (aws ssm delete-parameter --name "
                     f"{self.name} --region {self.region}) once you are sure",
                 )
