@@ -7,6 +7,7 @@ the field, the value and the fix.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import yaml
 
 from streamflix_dr.constants import Param, Phase, Role
 from streamflix_dr.errors import ConfigError
-from streamflix_dr.resources import environments_dir
+from streamflix_dr.resources import environments_dir, templates_dir
 
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9]{1,10}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -88,6 +89,54 @@ REGION_KEYS = frozenset(
         "parameters",
     }
 )
+
+
+@functools.lru_cache(maxsize=4)
+def template_parameter_names(path: Path | None = None) -> frozenset[str]:
+    """The Parameters the template declares (a plain YAML read: tags such as !Ref are skipped)."""
+    from streamflix_dr.constants import MAIN_TEMPLATE  # noqa: PLC0415
+
+    loader: Any = type("_TagTolerantLoader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {})
+    loader.add_multi_constructor("!", lambda _loader, _suffix, _node: None)
+    tpl = path or templates_dir() / MAIN_TEMPLATE
+    doc = yaml.load(tpl.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe loader subclass
+    return frozenset((doc or {}).get("Parameters") or {})
+
+
+# Documentation values that must never reach an AWS deploy (docs.aws.amazon.com's example account ids,
+# RFC 2606/6761 reserved names, hosted zone ids that spell EXAMPLE).
+PLACEHOLDER_ACCOUNTS = ("123456789012", "111122223333", "444455556666", "000000000000")
+PLACEHOLDER_DOMAIN = re.compile(r"(^|\.)(example|invalid|test|localhost)$|(^|\.)example\.(com|net|org)$")
+
+
+def placeholder_problems(env: Environment) -> list[tuple[str, str]]:
+    """(field, value) pairs that are documentation placeholders, not real resources."""
+    out: list[tuple[str, str]] = []
+    if env.hosted_zone_id and "EXAMPLE" in env.hosted_zone_id.upper():
+        out.append(("hosted_zone_id", env.hosted_zone_id))
+    if env.domain_name and PLACEHOLDER_DOMAIN.search(env.domain_name):
+        out.append(("domain_name", env.domain_name))
+    for role, rc in (("primary", env.primary), ("dr", env.dr)):
+        m = ACM_ARN_PATTERN.match(rc.certificate_arn or "")
+        if m and any(f":{acct}:" in rc.certificate_arn for acct in PLACEHOLDER_ACCOUNTS):
+            out.append((f"regions.{role}.certificate_arn", rc.certificate_arn))
+    return out
+
+
+def refuse_placeholders(env: Environment) -> None:
+    """Raise ``ConfigError`` when the environment still holds documentation placeholders."""
+    found = placeholder_problems(env)
+    if found:
+        field_name, value = found[0]
+        others = ", ".join(f for f, _ in found[1:])
+        raise ConfigError(
+            field_name,
+            value,
+            "is a documentation placeholder, not a real resource" + (f" (so are {others})" if others else ""),
+            "replace the example values with the production hosted zone, record name and ACM certificate "
+            "ARNs of your account before deploying",
+            source=env.source or None,
+        )
 
 
 def _known_regions() -> dict[str, str]:
@@ -236,7 +285,7 @@ def _bool(doc: dict[str, Any], key: str, default: bool, source: str) -> bool:
     return value
 
 
-def _str_map(value: Any, key: str, source: str) -> dict[str, str]:
+def _str_map(value: Any, key: str, source: str, known: frozenset[str] | None = None) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -254,6 +303,18 @@ def _str_map(value: Any, key: str, source: str) -> dict[str, str]:
                 value[k],
                 "is set by streamflix-dr itself from the environment's own fields",
                 f"remove it from {key}; set the matching field instead (see environments/dev.yaml)",
+                source=source,
+            )
+        if known is not None and k not in known:
+            # A typo (DbInstanceClas) would otherwise be dropped and the template's default deployed.
+            settable = sorted(known - MANAGED_PARAMETERS)
+            near = difflib.get_close_matches(str(k), settable, n=1)
+            raise ConfigError(
+                f"{key}.{k}",
+                value[k],
+                "is not a parameter of the template",
+                (f"did you mean {near[0]!r}? " if near else "")
+                + f"parameters you may set: {', '.join(settable)}",
                 source=source,
             )
     return {str(k): ("true" if v is True else "false" if v is False else str(v)) for k, v in value.items()}
@@ -275,7 +336,9 @@ def _network(value: Any, key: str, source: str) -> ipaddress.IPv4Network:
     return net
 
 
-def _region_config(doc: Any, role: Role, source: str, regions: dict[str, str]) -> RegionConfig:
+def _region_config(
+    doc: Any, role: Role, source: str, regions: dict[str, str], known: frozenset[str] | None = None
+) -> RegionConfig:
     prefix = f"regions.{role.value}"
     if not isinstance(doc, dict):
         raise ConfigError(
@@ -410,12 +473,17 @@ def _region_config(doc: Any, role: Role, source: str, regions: dict[str, str]) -
         min_capacity=lo,
         max_capacity=hi,
         certificate_arn=cert,
-        parameters=_str_map(doc.get("parameters"), f"{prefix}.parameters", source),
+        parameters=_str_map(doc.get("parameters"), f"{prefix}.parameters", source, known),
     )
 
 
-def parse_environment(doc: Any, source: str) -> Environment:
-    """Validate a parsed environment document. Raises ``ConfigError`` naming the field, value and fix."""
+def parse_environment(doc: Any, source: str, known_parameters: frozenset[str] | None = None) -> Environment:
+    """Validate a parsed environment document. Raises ``ConfigError`` naming the field, value and fix.
+
+    ``known_parameters``: the template's parameter names (default: the packaged template's); a key under
+    ``parameters:`` that is not one of them is refused with the closest valid name.
+    """
+    known = known_parameters if known_parameters is not None else template_parameter_names()
     if not isinstance(doc, dict):
         raise ConfigError(
             "(document)",
@@ -462,8 +530,19 @@ def parse_environment(doc: Any, source: str) -> Environment:
             "add regions: with primary: and dr: blocks",
             source=source,
         )
-    primary = _region_config(reg.get("primary"), Role.PRIMARY, source, regions)
-    dr = _region_config(reg.get("dr"), Role.DR, source, regions)
+    primary = _region_config(reg.get("primary"), Role.PRIMARY, source, regions, known)
+    dr = _region_config(reg.get("dr"), Role.DR, source, regions, known)
+    if dr.desired_count < 1:
+        # Readiness needs warm tasks in the DR region (failover scales them up, it does not start from 0).
+        raise ConfigError(
+            "regions.dr.desired_count",
+            dr.desired_count,
+            "must be at least 1: the warm standby keeps tasks running so that a failover only scales "
+            "them out, and readiness fails on a DR service with no tasks",
+            "set regions.dr.desired_count (and min_capacity) to 1 or more; the failover capacity is the "
+            "primary's desired_count, set in regions.primary",
+            source=source,
+        )
     if primary.region == dr.region:
         raise ConfigError(
             "regions.dr.region",
@@ -569,7 +648,7 @@ def parse_environment(doc: Any, source: str) -> Environment:
         max_efs_sync_age_seconds=_int(doc, "max_efs_sync_age_seconds", 900, source, lo=60, hi=86400),
         rto_target_seconds=_int(doc, "rto_target_seconds", 900, source, lo=60, hi=86400),
         allow_plaintext_http=allow_plaintext_http,
-        parameters=_str_map(doc.get("parameters"), "parameters", source),
+        parameters=_str_map(doc.get("parameters"), "parameters", source, known),
         source=source,
     )
 
@@ -579,8 +658,13 @@ def available_environments(search: Path | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
-def load_environment(name_or_path: str, search: Path | None = None) -> Environment:
-    """Load ``environments/<name>.yaml`` (or a path to a YAML file) and validate it."""
+def load_environment(
+    name_or_path: str, search: Path | None = None, known_parameters: frozenset[str] | None = None
+) -> Environment:
+    """Load ``environments/<name>.yaml`` (or a path to a YAML file) and validate it.
+
+    ``known_parameters``: the parameter names of the template the environment is for (default: the
+    packaged template's); ``validate`` of another template passes that template's names."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and not path.is_file():
         raise ConfigError(
@@ -602,6 +686,14 @@ def load_environment(name_or_path: str, search: Path | None = None) -> Environme
             )
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            "(document)",
+            str(path),
+            f"is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})",
+            f"save {path.name} as UTF-8 (e.g. `iconv -f latin1 -t utf-8 {path.name}`)",
+            source=str(path),
+        ) from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -614,4 +706,4 @@ def load_environment(name_or_path: str, search: Path | None = None) -> Environme
             f"fix the YAML syntax at {where} of {path.name}",
             source=f"{path}:{line}" if line else str(path),
         ) from e
-    return parse_environment(doc, str(path))
+    return parse_environment(doc, str(path), known_parameters)

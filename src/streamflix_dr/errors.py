@@ -45,6 +45,44 @@ class AwsError(StreamflixDrError):
     """An AWS call failed after retries."""
 
 
+class CredentialsError(AwsError):
+    """No usable AWS credentials: none found, an unknown profile, expired or rejected keys."""
+
+    exit_code = 7
+
+
+class EndpointError(AwsError):
+    """The AWS endpoint cannot be reached, does not answer in time, or does not answer like AWS."""
+
+    exit_code = 8
+
+
+class DeadlineError(StreamflixDrError):
+    """The command's overall deadline (--deadline-minutes) passed before it finished."""
+
+
+class Interrupted(StreamflixDrError):
+    """Ctrl-C (or SIGTERM): the message says what was interrupted and the command that resumes it."""
+
+    exit_code = 130
+
+
+class EnvironmentLockedError(StreamflixDrError):
+    """Another deploy/destroy/failover/failback of the same environment holds the environment lock."""
+
+    exit_code = 4
+
+
+class FailedOverError(StreamflixDrError):
+    """The environment runs in its DR region; an operation written for the normal direction refuses."""
+
+    exit_code = 2
+
+
+class LeftoversError(AwsError):
+    """After destroy, resources carrying the environment's suffix remain (named in the message)."""
+
+
 class StackError(AwsError):
     """A stack operation failed or a stack is in a state we cannot act on."""
 

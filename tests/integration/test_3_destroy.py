@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 from integration_support import EMULATOR_ONLY, Deployment, emulator_timeouts
 
-from streamflix_dr.deploy.destroy import destroy
+from streamflix_dr.config import load_environment
+from streamflix_dr.deploy.destroy import destroy, leftovers
+from streamflix_dr.deploy.orchestrator import deploy
 from streamflix_dr.deploy.stacks import StackEvent
 
 pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
@@ -83,3 +88,60 @@ def test_destroy_leaves_nothing_behind(request: pytest.FixtureRequest, variant: 
 
     again = destroy(env, factory, confirm=lambda _p: True, timeouts=emulator_timeouts())
     assert [s.action for s in again.steps] == ["already-gone"]
+
+
+# ---- issue 8: destroy after a failover, with and without the Global Datastore ----------------------------
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from streamflix_dr.cli.main import main  # noqa: PLC0415
+
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("gds", [False, True], ids=["no-gds", "gds"])
+def test_destroy_after_a_failover_leaves_nothing(
+    target: Deployment,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    gds: bool,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    doc = yaml.safe_load((Path(__file__).parents[2] / "environments" / "dev.yaml").read_text())
+    doc.update(suffix="dfog" if gds else "dfo", global_datastore=gds)
+    env_file = tmp_path / "env.yaml"
+    env_file.write_text(yaml.safe_dump(doc))
+    env = load_environment(str(env_file))
+    deploy(
+        env,
+        target.factory,
+        confirm=lambda _p: True,
+        timeouts=emulator_timeouts(),
+        outputs_dir=tmp_path / "out",
+    )
+    ep = ["--env", str(env_file), "--endpoint-url", str(target.endpoint), "--yes"]
+    dirs = ["--journal-dir", str(tmp_path / "journal"), "--reports-dir", str(tmp_path / "reports")]
+    code, _, err = _cli(["failover", *ep, "--force", *dirs], capsys)
+    assert code in (0, 1, 6), err  # whatever verify-serving says, the stores have been failed over
+    code, out, err = _cli(["status", *ep[:-1], "--json"], capsys)
+    status_doc = json.loads(out)
+    assert status_doc["failed_over"] is True, err
+    if gds:
+        redis = next(s for s in status_doc["stores"] if s["store"] == "redis")
+        assert redis["primary_region"] == env.dr_region  # the DR group is now the datastore's PRIMARY
+    code, out, err = _cli(["destroy", *ep, "--poll-interval", "0.2"], capsys)
+    assert code == 0, err + out
+    assert f"nothing carrying suffix {env.suffix!r} is left" in out
+    left, unchecked = leftovers(env, target.factory)
+    assert left == [] and unchecked == []
+    # The promoted secret no longer blocks a new deploy of the same environment.
+    sm = target.factory.client("secretsmanager", env.dr_region)
+    assert not [s["Name"] for s in sm.list_secrets()["SecretList"] if env.suffix in s["Name"].split("/")]

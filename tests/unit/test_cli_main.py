@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 import pytest
@@ -50,3 +51,93 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         cli_main.main(["frobnicate"])
     assert exit_info.value.code == 2
     assert "No such command" in capsys.readouterr().err
+
+
+# ---- the exit-code table, Ctrl-C and the deadline -----------------------------------------------------
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from streamflix_dr import errors  # noqa: E402
+
+OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
+
+
+def _table_codes() -> dict[int, str]:
+    text = OPERATIONS.read_text(encoding="utf-8")
+    section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    return {
+        int(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\| (\d+) \| ([^|]+) \|", section, re.M)
+    }
+
+
+def test_operations_table_lists_exactly_the_exit_codes_of_main() -> None:
+    table = _table_codes()
+    assert table == cli_main.EXIT_CODES
+
+
+def test_every_error_class_code_is_in_the_table() -> None:
+    table = _table_codes()
+    classes = [
+        c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.StreamflixDrError)
+    ]
+    assert len(classes) > 10
+    for c in classes:
+        assert c.exit_code in table, c.__name__
+
+
+def _command(fn: Any) -> Any:
+    from streamflix_dr.cli.common import CURRENT  # noqa: PLC0415
+
+    @click.command()
+    def cmd() -> None:
+        CURRENT.command, CURRENT.env, CURRENT.operation_id = (
+            "failover",
+            "dev",
+            "failover-20260101T000000Z-abc",
+        )
+        CURRENT.resume = "streamflix-dr failover --env dev"
+        fn()
+
+    return cmd
+
+
+def test_ctrl_c_exits_130_naming_what_and_how_to_resume(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    cmd = _command(interrupted)
+    monkeypatch.setattr(cli_main.LazyGroup, "get_command", lambda self, ctx, name: cmd)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main.main(["x"])
+    assert exit_info.value.code == 130
+    err = capsys.readouterr().err
+    assert "Aborted." not in err
+    assert "interrupted (Ctrl-C): `streamflix-dr failover` for environment dev" in err
+    assert "failover-20260101T000000Z-abc" in err
+    assert "rerun `streamflix-dr failover --env dev`" in err
+
+
+def test_deadline_interrupts_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading  # noqa: PLC0415
+
+    from streamflix_dr.cli.common import watchdog  # noqa: PLC0415
+
+    lines: list[str] = []
+
+    def slow() -> None:
+        done = threading.Event()
+        with watchdog(0.2, say=lines.append, tick=0.02):
+            done.wait(30)  # interrupted by the watchdog's SIGINT long before
+
+    cmd = _command(slow)
+    monkeypatch.setattr(cli_main.LazyGroup, "get_command", lambda self, ctx, name: cmd)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main.main(["x"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1, err
+    assert "did not finish within its deadline" in err

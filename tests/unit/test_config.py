@@ -303,3 +303,58 @@ def test_certificates_in_both_regions_need_no_plaintext_opt_in() -> None:
     env = parse_environment(_with(change), SOURCE)
     assert env.allow_plaintext_http is False
     assert env.template_parameters(Role.DR, Phase.FULL)[Param.CERTIFICATE_ARN] == CERT_US
+
+
+# ---- issue 8: refused where it is written ----------------------------------------------------------------
+
+
+def test_parameter_typo_is_refused_naming_the_closest_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_environment(_with(_set("parameters", {"DbInstanceClas": "db.r6g.large"})), SOURCE)
+    assert info.value.field == "parameters.DbInstanceClas"
+    assert "is not a parameter of the template" in info.value.message
+    assert "did you mean 'DbInstanceClass'?" in (info.value.fix or "")
+
+
+def test_parameter_typo_in_a_region_block_is_refused_too() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_environment(_with(_set("regions.dr.parameters", {"RedisNodeTyp": "cache.t4g.small"})), SOURCE)
+    assert info.value.field == "regions.dr.parameters.RedisNodeTyp"
+    assert "'RedisNodeType'" in (info.value.fix or "")
+
+
+def test_parameter_names_come_from_the_template_given() -> None:
+    env = parse_environment(
+        _with(_set("parameters", {"Custom": "x"})), SOURCE, known_parameters=frozenset({"Custom"})
+    )
+    assert env.parameters == {"Custom": "x"}
+
+
+def test_dr_desired_count_zero_is_refused() -> None:
+    def zero(doc: dict[str, Any]) -> None:
+        doc["regions"]["dr"].update(desired_count=0, min_capacity=0)
+
+    with pytest.raises(ConfigError) as info:
+        parse_environment(_with(zero), SOURCE)
+    assert info.value.field == "regions.dr.desired_count"
+    assert "at least 1" in info.value.message
+
+
+def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_environment(str(path))
+    assert info.value.exit_code == 2
+    assert "is not UTF-8 text (byte 0xe9" in info.value.message and "iconv" in (info.value.fix or "")
+
+
+def test_shipped_prod_placeholders_are_refused_and_dev_has_none() -> None:
+    from streamflix_dr.config import placeholder_problems, refuse_placeholders  # noqa: PLC0415
+
+    prod = load_environment("prod")
+    fields = {f for f, _ in placeholder_problems(prod)}
+    assert {"hosted_zone_id", "domain_name", "regions.primary.certificate_arn"} <= fields
+    with pytest.raises(ConfigError, match="documentation placeholder"):
+        refuse_placeholders(prod)
+    refuse_placeholders(load_environment("dev"))

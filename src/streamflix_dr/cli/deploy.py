@@ -7,11 +7,21 @@ from pathlib import Path
 
 import click
 
-from streamflix_dr.cli.common import AppContext, stack_operation_options, target_options
-from streamflix_dr.config import load_environment
-from streamflix_dr.deploy.orchestrator import Timeouts, deploy
+from streamflix_dr.cli.common import (
+    CURRENT,
+    AppContext,
+    stack_operation_options,
+    target_options,
+    typed_command,
+)
+from streamflix_dr.cli.preflight import preflight
+from streamflix_dr.config import Environment, load_environment, refuse_placeholders
+from streamflix_dr.deploy.orchestrator import Timeouts, account_id, artifact_buckets, deploy
 from streamflix_dr.deploy.plan import Plan, StageResult
 from streamflix_dr.deploy.stacks import StackEvent, Timing
+from streamflix_dr.deploy.status import status
+from streamflix_dr.errors import AbortedByUser, FailedOverError
+from streamflix_dr.locking import EnvironmentLock
 
 
 def render_event(ev: StackEvent) -> str:
@@ -41,6 +51,20 @@ def render_stage(stage: StageResult) -> str:
     )
 
 
+def refuse_when_failed_over(env: Environment, app: AppContext) -> None:
+    """A deploy written for the normal direction must not run over a failed-over environment."""
+    report = status(env, app.factory)
+    if report.failed_over:
+        db = next((s.detail for s in report.stores if s.store == "database"), "")
+        raise FailedOverError(
+            f"environment {env.name} is failed over: {report.active_region} takes the writes ({db}). "
+            "A deploy now would apply the normal-direction template (primary in "
+            f"{env.primary_region}, replica in {env.dr_region}) over it.",
+            fix="fail back first; or, if you know what the change sets do, rerun with --allow-failed-over "
+            "(each change set is still shown before it runs)",
+        )
+
+
 @click.command("deploy")
 @click.option("--env", "env_name", required=True, help="Environment name (environments/<name>.yaml) or path.")
 @click.option("--yes", is_flag=True, help="Do not ask before executing change sets or recreating stacks.")
@@ -54,6 +78,14 @@ def render_stage(stage: StageResult) -> str:
     show_default=True,
     help="Where <region>.json and flat-outputs.json are written.",
 )
+@click.option(
+    "--allow-failed-over",
+    is_flag=True,
+    help="Deploy even though the environment is failed over (the DR database is promoted).",
+)
+@click.option(
+    "--skip-preflight", is_flag=True, help="Do not check certificates, zone and instance offerings first."
+)
 @stack_operation_options(
     "Bound on each stack operation [default: 90; 240 for the DR phase that creates the replica]."
 )
@@ -64,51 +96,81 @@ def command(
     yes: bool,
     as_json: bool,
     outputs_dir: Path,
+    allow_failed_over: bool,
+    skip_preflight: bool,
     poll_interval: float,
     timeout_minutes: int | None,
     app: AppContext,
 ) -> None:
     """Deploy both regions: DR base, primary, DR full (the replica). Running it again resumes."""
     env = load_environment(env_name)
-    timeouts = Timeouts(timing=Timing(poll_interval=poll_interval))
+    refuse_placeholders(env)
+    app.probe(env.dr_region)
+    say = lambda m: click.echo(m, err=True)  # noqa: E731
+    timeouts = Timeouts(timing=Timing(poll_interval=poll_interval, on_wait=say))
     if timeout_minutes:
         timeouts.stack_minutes = timeouts.dr_full_minutes = timeout_minutes
+    lock = EnvironmentLock(app.factory.client("ssm", env.dr_region), env.dr_region, env.suffix)
+    with lock.held("deploy", argv=typed_command()):
+        if lock.took_over:
+            say(f"Took over the environment lock of {lock.took_over.describe(0)}: {lock.took_over_reason}.")
+        CURRENT.doing = "checking whether the environment is failed over"
+        if allow_failed_over:
+            say("note: --allow-failed-over: not checking whether the environment is failed over.")
+        else:
+            refuse_when_failed_over(env, app)
+        if not skip_preflight:
+            CURRENT.doing = "checking certificates, hosted zone and instance offerings (preflight)"
+            for line in preflight(env, app.factory):
+                say(f"preflight: {line}")
+        # The artifact buckets are created before the first change set; note which exist now, so a "no"
+        # to the first change set can remove the ones this run created.
+        buckets = artifact_buckets(env, app.factory, account_id(app.factory, env.primary_region))
+        existed = {role: b.exists() for role, b in buckets.items()}
+        executed: list[StageResult] = []
 
-    def confirm(plan: Plan) -> bool:
-        click.echo(render_plan(plan), err=True)
-        if yes:
-            return True
-        return click.confirm(f"Execute this {plan.action} of {plan.stack} in {plan.region}?", err=True)
+        def confirm(plan: Plan) -> bool:
+            say(render_plan(plan))
+            CURRENT.doing = f"waiting for {plan.stack} in {plan.region} ({plan.action})"
+            if yes:
+                return True
+            return click.confirm(f"Execute this {plan.action} of {plan.stack} in {plan.region}?", err=True)
 
-    def on_event(ev: StackEvent) -> None:
-        click.echo(render_event(ev), err=True)
+        def on_stage(stage: StageResult) -> None:
+            executed.append(stage)
+            say(render_stage(stage))
 
-    def on_stage(stage: StageResult) -> None:
-        click.echo(render_stage(stage), err=True)
-
-    click.echo(
-        f"Deploying {env.name} to {app.target.describe()}: {env.dr_region} (DR base), "
-        f"{env.primary_region} (primary), {env.dr_region} (DR full)",
-        err=True,
-    )
-    try:
-        result = deploy(
-            env,
-            app.factory,
-            confirm=confirm,
-            on_event=on_event,
-            timeouts=timeouts,
-            outputs_dir=outputs_dir,
-            on_stage=on_stage,
+        say(
+            f"Deploying {env.name} to {app.target.describe()}: {env.dr_region} (DR base), "
+            f"{env.primary_region} (primary), {env.dr_region} (DR full)"
         )
-    except KeyboardInterrupt:
-        # CloudFormation goes on with a running operation; the rerun waits for it and continues.
-        click.echo(
-            f"\nInterrupted. A running stack operation continues in AWS; run "
-            f"`streamflix-dr deploy --env {env_name}` again to resume.",
-            err=True,
-        )
-        raise click.exceptions.Exit(130) from None
+        try:
+            result = deploy(
+                env,
+                app.factory,
+                confirm=confirm,
+                on_event=lambda ev: say(render_event(ev)),
+                timeouts=timeouts,
+                outputs_dir=outputs_dir,
+                on_stage=on_stage,
+            )
+        except AbortedByUser as e:
+            if any(s.action not in ("no-op", "skipped") for s in executed):
+                raise
+            removed = [b.name for role, b in buckets.items() if not existed[role] and b.remove()]
+            kept = [b.name for role, b in buckets.items() if existed[role]]
+            raise AbortedByUser(
+                f"{e.message} Nothing of {env.name} was changed"
+                + (
+                    f"; the artifact buckets this run created were removed ({', '.join(removed)})"
+                    if removed
+                    else ""
+                )
+                + (f"; the artifact buckets from earlier runs remain ({', '.join(kept)})" if kept else "")
+                + ".",
+                fix=e.fix,
+            ) from e
+    CURRENT.doing = ""
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
         return

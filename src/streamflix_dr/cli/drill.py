@@ -11,6 +11,7 @@ import click
 from streamflix_dr.cli.common import AppContext, target_options
 from streamflix_dr.cli.failover import render_event
 from streamflix_dr.config import load_environment
+from streamflix_dr.deploy.destroy import destroy
 from streamflix_dr.drill import DrillOptions, run_drill
 from streamflix_dr.report.model import summary
 
@@ -42,15 +43,38 @@ def command(
     """Deploy, write data, check readiness, fail the primary region, fail over, check what survived,
     tear down, and report. Needs the emulator (--emulator) for its data plane and region outage."""
     env = load_environment(env_name)
+    app.probe(env.dr_region)
     opts = DrillOptions(time_scale=time_scale, reports_dir=reports_dir, teardown=not keep)
-    doc = run_drill(
-        env,
-        app.factory,
-        app.target.endpoint_url,
-        options=opts,
-        progress=lambda m: click.echo(f"drill: {m}", err=True),
-        on_event=lambda ev: click.echo(render_event(ev), err=True),
-    )
+    finished = False
+    try:
+        doc = run_drill(
+            env,
+            app.factory,
+            app.target.endpoint_url,
+            options=opts,
+            progress=lambda m: click.echo(f"drill: {m}", err=True),
+            on_event=lambda ev: click.echo(render_event(ev), err=True),
+        )
+        finished = True
+    finally:
+        if not finished and not keep:
+            # A drill tears down what it deployed whatever happens (a failure half way, Ctrl-C).
+            click.echo(f"drill: stopped early; tearing down {env.name} ...", err=True)
+            try:
+                if app.target.endpoint_url:
+                    # The drill may have failed the primary region (it is an emulator-only command):
+                    # bring it back so that teardown can reach both regions.
+                    from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
+
+                    DataPlaneClient(app.target.endpoint_url).restore_region(env.primary_region)
+                destroy(env, app.factory, confirm=lambda _p: True)
+                click.echo(f"drill: torn down {env.name}.", err=True)
+            except (Exception, KeyboardInterrupt) as e:  # never mask why the drill stopped
+                click.echo(
+                    f"drill: teardown of {env.name} failed ({e}); "
+                    f"run `streamflix-dr destroy --env {env_name}`",
+                    err=True,
+                )
     if as_json:
         click.echo(json.dumps(summary(doc), default=str))
     else:

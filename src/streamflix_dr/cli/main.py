@@ -1,6 +1,7 @@
 """Entry point. Subcommands live one per module and are imported only when invoked.
 
-Library code never prints or exits; this is the one place that maps exceptions to exit codes.
+Library code never prints or exits; this is the one place that maps exceptions to exit codes
+(the table is docs/operations.md, checked against ``EXIT_CODES`` by tests/unit/test_cli_main.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import sys
 from typing import Any
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from streamflix_dr import __version__
-from streamflix_dr.errors import StreamflixDrError
+from streamflix_dr.errors import DeadlineError, EndpointError, Interrupted, StreamflixDrError
 
 # command name -> module under streamflix_dr.cli that defines ``command``.
 COMMANDS: dict[str, str] = {
@@ -25,6 +28,20 @@ COMMANDS: dict[str, str] = {
     "readiness": "readiness",
     "failover": "failover",
     "drill": "drill",
+}
+
+# Every exit code the CLI uses, and what it means (the operator's side is in docs/operations.md).
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "failed",
+    2: "bad input, configuration or template",
+    3: "DR region not ready (readiness gate)",
+    4: "another run holds the lock",
+    5: "you declined",
+    6: "DR region not serving after a failover",
+    7: "credentials or profile problem",
+    8: "AWS endpoint unreachable, silent or not AWS",
+    130: "interrupted (Ctrl-C)",
 }
 
 
@@ -52,20 +69,75 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def interrupted() -> StreamflixDrError:
+    """Ctrl-C or the deadline: say what was interrupted and the command that resumes it."""
+    from streamflix_dr.aws.clients import ACTIVITY  # noqa: PLC0415
+    from streamflix_dr.cli.common import CURRENT  # noqa: PLC0415
+
+    what = CURRENT.describe()
+    resume = CURRENT.resume or "the same command"
+    if CURRENT.deadline_expired:
+        waiting = ACTIVITY.inflight()
+        on = f" It was waiting for {waiting[0].describe()}." if waiting else ""
+        cls = EndpointError if waiting else DeadlineError
+        return cls(
+            f"{what} did not finish within its deadline of {CURRENT.deadline_minutes:g} minutes.{on}",
+            fix=f"find out why it is slow (the lines above say what it waited for), then rerun `{resume}` "
+            "to resume; raise the bound with --deadline-minutes",
+        )
+    return Interrupted(
+        f"interrupted (Ctrl-C): {what}.",
+        fix=f"nothing is lost: rerun `{resume}` to resume where it stopped"
+        + (" (the journal keeps the finished steps)" if CURRENT.operation_id else ""),
+    )
+
+
+def fault(e: BaseException) -> StreamflixDrError | None:
+    """A botocore fault that escaped the library, as the message and exit code it deserves."""
+    from streamflix_dr.aws.clients import ACTIVITY  # noqa: PLC0415
+    from streamflix_dr.aws.faults import translate  # noqa: PLC0415
+
+    last = ACTIVITY.last_failed or ACTIVITY.last
+    return translate(
+        e,
+        region=last.region if last else None,
+        endpoint=last.endpoint if last else None,
+        operation=f"{last.service}:{last.operation}" if last else None,
+    )
+
+
+def report(e: StreamflixDrError) -> None:
+    click.secho(f"error: {e.message}", fg="red", err=True)
+    if e.fix:
+        click.echo(f"  fix: {e.fix}", err=True)
+
+
 def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="streamflix-dr", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(5)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        # click turns Ctrl-C at a prompt into Abort; both mean the operator stopped the command.
+        err = interrupted()
+        click.echo("", err=True)
+        report(err)
+        sys.exit(err.exit_code)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except StreamflixDrError as e:
-        click.secho(f"error: {e.message}", fg="red", err=True)
-        if e.fix:
-            click.echo(f"  fix: {e.fix}", err=True)
+        specific = fault(e)
+        if specific is not None and e.exit_code == 1:
+            # A generic failure whose cause is a credentials/endpoint fault: say that, with its code.
+            specific = type(specific)(f"{e.message} Cause: {specific.message}", fix=specific.fix)
+            e = specific
+        report(e)
         sys.exit(e.exit_code)
+    except (BotoCoreError, ClientError, ResponseParserError) as e:
+        specific = fault(e)
+        if specific is None:
+            raise
+        report(specific)
+        sys.exit(specific.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ import click
 
 from streamflix_dr.cli.common import AppContext, target_options
 from streamflix_dr.config import load_environment
-from streamflix_dr.readiness.core import ReadinessReport, Status, run_readiness
+from streamflix_dr.readiness.core import Finding, ReadinessReport, Status, run_readiness
 from streamflix_dr.runbook.session import readiness_target
 from streamflix_dr.runbook.topology import stack_values
 
@@ -30,11 +30,32 @@ def render_text(report: ReadinessReport) -> str:
 
 
 def check(app: AppContext, env_name: str) -> ReadinessReport:
-    """Run readiness for an environment (the DR stack's outputs name what to check)."""
+    """Run readiness for an environment (the DR stack's outputs name what to check).
+
+    An environment whose DR stack does not exist is not ready: one failed finding, exit 3, JSON as usual."""
     from streamflix_dr.constants import Role, stack_name  # noqa: PLC0415
+    from streamflix_dr.deploy.stacks import Stack  # noqa: PLC0415
 
     env = load_environment(env_name)
-    outputs = stack_values(app.factory, env.dr_region, stack_name(Role.DR, env.suffix))
+    app.probe(env.dr_region)
+    name = stack_name(Role.DR, env.suffix)
+    desc = Stack(app.factory.client("cloudformation", env.dr_region), env.dr_region, name).describe()
+    if desc is None or desc.get("StackStatus") == "REVIEW_IN_PROGRESS":
+        return ReadinessReport(
+            env.dr_region,
+            (
+                Finding(
+                    "STACK001",
+                    env.dr_region,
+                    name,
+                    Status.FAIL,
+                    "the DR stack does not exist: the environment was never deployed, or was destroyed",
+                    fix=f"deploy it: streamflix-dr deploy --env {env_name}",
+                ),
+            ),
+            checked_at=time.time(),
+        )
+    outputs = stack_values(app.factory, env.dr_region, name)
     return run_readiness(app.factory, readiness_target(env, outputs), now=time.time())
 
 

@@ -1,18 +1,26 @@
-"""``streamflix-dr status --env NAME``: both regions' stacks, state and key outputs."""
+"""``streamflix-dr status --env NAME``: both regions' stacks, the active region, which way each store
+replicates (read from the services), the environment lock and any unfinished failover operation."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import click
 
 from streamflix_dr.cli.common import AppContext, target_options
 from streamflix_dr.config import load_environment
 from streamflix_dr.deploy.status import StatusReport, status
+from streamflix_dr.locking import LockHolder
 
 
 def render_status(report: StatusReport) -> str:
-    lines = [f"Environment {report.env}: {'deployed' if report.deployed else 'not fully deployed'}"]
+    state = "deployed" if report.deployed else "not fully deployed"
+    if report.failed_over:
+        state += f", FAILED OVER: {report.active_region} takes the writes"
+    lines = [f"Environment {report.env}: {state}"]
+    if report.active_region:
+        lines.append(f"Active region: {report.active_region} ({report.active_basis})")
     for s in report.stacks:
         phase = f" phase={s.phase}" if s.phase else ""
         lines.append(
@@ -20,6 +28,26 @@ def render_status(report: StatusReport) -> str:
             + (f"  ({s.reason})" if s.reason else "")
         )
         lines += [f"    {k:<28} {v}" for k, v in s.outputs.items()]
+    if report.stores:
+        lines.append("Replication (as the services report it):")
+        lines += [
+            f"  {st.store:<28} writes in {st.primary_region or '?':<10} {st.detail}" for st in report.stores
+        ]
+    now = time.time()
+    if report.lock:
+        holder = LockHolder.from_json(json.dumps(report.lock))
+        lines.append(f"Environment lock: held by {holder.describe(now) if holder else report.lock}")
+    else:
+        lines.append("Environment lock: free")
+    op = report.operation
+    if op and op.get("unfinished"):
+        lines.append(
+            f"Unfinished {op['direction']} operation {op['operation_id']} ({op['status']}, "
+            f"owner {op['owner']}): rerun `streamflix-dr failover --env {report.env}` to resume it"
+        )
+    elif op:
+        lines.append(f"Last failover operation: {op['operation_id']} ({op['direction']}) {op['status']}")
+    lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)
 
 
@@ -28,7 +56,9 @@ def render_status(report: StatusReport) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @target_options
 def command(env_name: str, as_json: bool, app: AppContext) -> None:
-    """Show both regions' stacks, their state and the key outputs (read-only)."""
+    """Show both regions' stacks, the active region, each store's replication direction, the lock and any
+    unfinished operation (read-only)."""
     env = load_environment(env_name)
+    app.probe(env.dr_region)
     report = status(env, app.factory)
     click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True) if as_json else render_status(report))

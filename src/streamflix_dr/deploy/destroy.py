@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -159,9 +160,198 @@ def destroy(
         steps.append(
             DestroyStep(f"delete {role.value} stack", s.region, "already-gone" if gone else "done", s.name)
         )
+    steps.append(_remove_standalone_secrets(env, factory, outputs))
+    steps.append(_remove_function_log_groups(env, factory))
     for b in buckets.values():
         steps.append(_remove_bucket(b))
     return DestroyResult(env.name, tuple(steps), t.timing.clock() - started)
+
+
+def _remove_standalone_secrets(
+    env: Environment, factory: ClientFactory, outputs: dict[Role, dict[str, str]]
+) -> DestroyStep:
+    """Secrets no stack owns any more: a failover's StopReplicationToReplica made the DR replicas standalone
+    secrets in the DR region, and a later deploy would fail on their names. Deleted without a recovery
+    window (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html)."""
+    names = {
+        n
+        for role in (Role.PRIMARY, Role.DR)
+        for key in (Output.DB_SECRET_NAME, Output.REDIS_AUTH_SECRET_NAME)
+        if (n := outputs[role].get(key))
+    }
+    removed: list[str] = []
+    for region in (env.dr_region, env.primary_region):
+        sm = factory.client("secretsmanager", region)
+        for name in sorted(names):
+            try:
+                desc = sm.describe_secret(SecretId=name)
+                if desc.get("DeletedDate"):
+                    continue
+                if desc.get("ReplicationStatus"):
+                    sm.remove_regions_from_replication(
+                        SecretId=name, RemoveReplicaRegions=[r["Region"] for r in desc["ReplicationStatus"]]
+                    )
+                sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+                removed.append(f"{region}:{name}")
+            except ClientError as e:
+                if _code(e) in _GONE_CODES or _code(e) == "InvalidRequestException":
+                    continue
+                raise AwsError(
+                    f"{region}: could not delete secret {name}: {e}.",
+                    fix=f"delete it with `aws secretsmanager delete-secret --secret-id {name} "
+                    f"--force-delete-without-recovery --region {region}`, then rerun destroy",
+                ) from e
+    return DestroyStep(
+        "standalone secrets deleted",
+        env.dr_region,
+        "done" if removed else "already-gone",
+        ", ".join(removed) or "none left",
+    )
+
+
+def _remove_function_log_groups(env: Environment, factory: ClientFactory) -> DestroyStep:
+    """Lambda creates /aws/lambda/<function> itself on the first invocation: no stack owns it."""
+    removed: list[str] = []
+    for region in (env.primary_region, env.dr_region):
+        logs = factory.client("logs", region)
+        try:
+            groups = pages_raw(logs, "describe_log_groups", "logGroups", logGroupNamePrefix="/aws/lambda/")
+            for g in groups:
+                name = str(g.get("logGroupName", ""))
+                if carries_suffix(name, env.suffix):
+                    logs.delete_log_group(logGroupName=name)
+                    removed.append(f"{region}:{name}")
+        except ClientError as e:
+            if _code(e) not in _GONE_CODES:
+                raise AwsError(
+                    f"{region}: could not delete Lambda log groups: {e}.",
+                    fix="check logs:DescribeLogGroups/DeleteLogGroup, then rerun destroy",
+                ) from e
+    return DestroyStep(
+        "function log groups deleted",
+        env.dr_region,
+        "done" if removed else "already-gone",
+        ", ".join(removed),
+    )
+
+
+_TOKEN = re.compile(r"[-_/.:]")
+
+
+def carries_suffix(name: str, suffix: str) -> bool:
+    """``name`` contains ``suffix`` as a whole token (so suffix ``dev`` does not match ``devx``)."""
+    return suffix in _TOKEN.split(name)
+
+
+def leftovers(env: Environment, factory: ClientFactory) -> tuple[list[str], list[str]]:
+    """What still carries the environment's suffix in either region, and what could not be listed.
+
+    Lists stacks, secrets, file systems, caches, Global Datastores, buckets, backup vaults, log groups,
+    tables (and SSM parameters other than the environment lock)."""
+    found: list[str] = []
+    unchecked: list[str] = []
+    sfx = env.suffix
+
+    def pages(client: Any, op: str, key: str, **kw: Any) -> list[dict[str, Any]]:
+        return pages_raw(client, op, key, **kw)
+
+    live = [st for st in _STACK_STATUSES if st != "DELETE_COMPLETE"]
+
+    def stacks(f: Any) -> list[str]:
+        items = pages(f.cloudformation, "list_stacks", "StackSummaries", StackStatusFilter=live)
+        return [str(x.get("StackName", "")) for x in items]
+
+    def secrets(f: Any) -> list[str]:
+        return [str(x.get("Name", "")) for x in pages(f.secretsmanager, "list_secrets", "SecretList")]
+
+    def file_systems(f: Any) -> list[str]:
+        items = pages(f.efs, "describe_file_systems", "FileSystems")
+        return [str(x.get(k) or "") for x in items for k in ("Name", "CreationToken")]
+
+    def caches(f: Any) -> list[str]:
+        items = pages(f.elasticache, "describe_replication_groups", "ReplicationGroups")
+        return [str(x.get("ReplicationGroupId", "")) for x in items]
+
+    def datastores(f: Any) -> list[str]:
+        items = f.elasticache.describe_global_replication_groups().get("GlobalReplicationGroups", [])
+        return [str(x.get("GlobalReplicationGroupId", "")) for x in items]
+
+    def vaults(f: Any) -> list[str]:
+        return [
+            str(x.get("BackupVaultName", ""))
+            for x in pages(f.backup, "list_backup_vaults", "BackupVaultList")
+        ]
+
+    def log_groups(f: Any) -> list[str]:
+        return [str(x.get("logGroupName", "")) for x in pages(f.logs, "describe_log_groups", "logGroups")]
+
+    def tables(f: Any) -> list[str]:
+        return [str(n) for n in f.dynamodb.list_tables().get("TableNames", [])]
+
+    def databases(f: Any) -> list[str]:
+        items = pages(f.rds, "describe_db_instances", "DBInstances")
+        return [str(x.get("DBInstanceIdentifier", "")) for x in items]
+
+    listers: dict[str, Callable[[Any], list[str]]] = {
+        "stack": stacks,
+        "secret": secrets,
+        "file system": file_systems,
+        "cache": caches,
+        "global datastore": datastores,
+        "backup vault": vaults,
+        "log group": log_groups,
+        "table": tables,
+        "db instance": databases,
+    }
+    for region in (env.primary_region, env.dr_region):
+        rc = factory.region(region)
+        for what, fn in listers.items():
+            try:
+                found.extend(f"{region} {what} {n}" for n in fn(rc) if carries_suffix(n, sfx))
+            except Exception as e:
+                unchecked.append(f"{region} {what} ({e.__class__.__name__}: {str(e)[:100]})")
+    try:
+        buckets = factory.client("s3", env.primary_region).list_buckets().get("Buckets", [])
+        found.extend(
+            f"global bucket {b['Name']}" for b in buckets if carries_suffix(str(b.get("Name", "")), sfx)
+        )
+    except Exception as e:  # reported as "not checked", never as "nothing left"
+        unchecked.append(f"buckets ({e.__class__.__name__})")
+    return found, unchecked
+
+
+def pages_raw(client: Any, op: str, key: str, **kw: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for page in client.get_paginator(op).paginate(**kw):
+        out.extend(page.get(key, []))
+    return out
+
+
+_STACK_STATUSES = (
+    "CREATE_IN_PROGRESS",
+    "CREATE_FAILED",
+    "CREATE_COMPLETE",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_FAILED",
+    "ROLLBACK_COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "DELETE_FAILED",
+    "DELETE_COMPLETE",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_COMPLETE",
+    "UPDATE_FAILED",
+    "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "REVIEW_IN_PROGRESS",
+    "IMPORT_IN_PROGRESS",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_IN_PROGRESS",
+    "IMPORT_ROLLBACK_FAILED",
+    "IMPORT_ROLLBACK_COMPLETE",
+)
 
 
 def _code(e: ClientError) -> str:
@@ -286,9 +476,11 @@ def _disassociate_redis(
     outputs: dict[Role, dict[str, str]],
     t: Timeouts,
 ) -> DestroyStep:
-    gds = outputs[Role.PRIMARY].get(Output.GLOBAL_DATASTORE_ID) or parameters_of(
-        stacks[Role.DR].describe()
-    ).get(Param.GLOBAL_DATASTORE_ID)
+    gds = (
+        outputs[Role.PRIMARY].get(Output.GLOBAL_DATASTORE_ID)
+        or outputs[Role.DR].get(Output.GLOBAL_DATASTORE_ID)
+        or parameters_of(stacks[Role.DR].describe()).get(Param.GLOBAL_DATASTORE_ID)
+    )
     if not gds:
         return DestroyStep("Redis secondary disassociated", env.dr_region, "skipped", "no Global Datastore")
     ec = factory.client("elasticache", env.primary_region)
@@ -311,6 +503,69 @@ def _disassociate_redis(
         secondaries = [
             m for g in groups for m in g.get("Members", []) if m.get("Role", "").upper() == "SECONDARY"
         ]
+        primary_member = next(
+            (m for g in groups for m in g.get("Members", []) if m.get("Role", "").upper() == "PRIMARY"), None
+        )
+        home = [m for m in secondaries if m.get("ReplicationGroupRegion") == env.primary_region]
+        busy = any(str(g.get("Status", "available")).lower() != "available" for g in groups)
+        if primary_member and primary_member.get("ReplicationGroupRegion") == env.dr_region and home:
+            # After a failover the DR group is the datastore's PRIMARY, and the primary stack (which owns
+            # the datastore) still holds the old primary as a SECONDARY. Fail the datastore back to it, so
+            # that each stack can delete what it owns in the usual order.
+            # https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_FailoverGlobalReplicationGroup.html
+            if not busy and "failed back" not in done:
+                try:
+                    ec.failover_global_replication_group(
+                        GlobalReplicationGroupId=gds,
+                        PrimaryRegion=env.primary_region,
+                        PrimaryReplicationGroupId=home[0]["ReplicationGroupId"],
+                    )
+                    done.append("failed back")
+                except ClientError as e:
+                    if _code(e) not in ("InvalidGlobalReplicationGroupStateFault",):
+                        raise AwsError(
+                            f"{env.primary_region}: could not fail Global Datastore {gds} back to "
+                            f"{home[0]['ReplicationGroupId']}: {e}.",
+                            fix="wait until the datastore is available, then rerun destroy",
+                        ) from e
+            if t.timing.clock() >= deadline:
+                raise StackError(
+                    env.primary_region,
+                    gds,
+                    "the Global Datastore is still failing back",
+                    "wait, then rerun destroy",
+                )
+            t.timing.sleep(t.timing.poll_interval)
+            continue
+        if (
+            not secondaries
+            and primary_member
+            and primary_member.get("ReplicationGroupRegion") == env.dr_region
+        ):
+            # After a failover the DR group is the datastore's PRIMARY: the DR stack cannot delete it while
+            # it is a member, and the primary stack's datastore resource goes after the DR stack. With no
+            # secondary left, delete the datastore and keep the DR group, which its stack then deletes.
+            # https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_DeleteGlobalReplicationGroup.html
+            try:
+                ec.delete_global_replication_group(
+                    GlobalReplicationGroupId=gds, RetainPrimaryReplicationGroup=True
+                )
+                done.append(f"datastore deleted, {primary_member['ReplicationGroupId']} kept for its stack")
+            except ClientError as e:
+                if _code(e) not in _GONE_CODES and _code(e) != "InvalidGlobalReplicationGroupStateFault":
+                    raise AwsError(
+                        f"{env.dr_region}: could not delete Global Datastore {gds}: {e}.",
+                        fix="wait until it is available, then rerun destroy",
+                    ) from e
+            if t.timing.clock() >= deadline:
+                raise StackError(
+                    env.dr_region,
+                    gds,
+                    "the Global Datastore is still being deleted",
+                    "wait, then rerun destroy",
+                )
+            t.timing.sleep(t.timing.poll_interval)
+            continue
         if not secondaries:
             return DestroyStep(
                 "Redis secondary disassociated",

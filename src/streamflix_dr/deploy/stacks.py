@@ -90,6 +90,9 @@ class Timing:
     poll_interval: float = 10.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    # Told what a long wait waits for, every ``notice_every`` seconds (the CLI prints it).
+    on_wait: Callable[[str], None] | None = None
+    notice_every: float = 15.0
 
 
 EventSink = Callable[[StackEvent], None]
@@ -143,7 +146,12 @@ class Stack:
         use_previous_template: bool = False,
         use_previous: tuple[str, ...] = (),
     ) -> ChangeSet | None:
-        """Create a change set and wait until it is ready; ``None`` means no changes (it is deleted)."""
+        """Create a change set and wait until it is ready; ``None`` means no changes (it is deleted).
+
+        Change sets an interrupted earlier run left (never executed) are deleted first, so a rerun starts
+        from a clean stack: see ``clear_pending_change_sets``.
+        """
+        self.clear_pending_change_sets()
         name = f"streamflix-{uuid.uuid4().hex[:16]}"
         params: list[dict[str, Any]] = [
             {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())
@@ -191,6 +199,59 @@ class Stack:
             change_type=change_type,
             changes=changes,
         )
+
+    def clear_pending_change_sets(self) -> list[str]:
+        """Delete the change sets of this stack that were never executed; return their names.
+
+        An interrupted deploy may leave a stack in REVIEW_IN_PROGRESS (a CREATE change set made, never
+        executed) or an existing stack with a change set in CREATE_PENDING/CREATE_IN_PROGRESS/
+        CREATE_COMPLETE. CloudFormation keeps them (ListChangeSets, ExecutionStatus AVAILABLE/UNAVAILABLE)
+        and they block nothing, but a stack in REVIEW_IN_PROGRESS can only be created through a new CREATE
+        change set, and stale ones confuse the operator. A change set still being created is waited for
+        first (DeleteChangeSet refuses it: InvalidChangeSetStatus). Only our own (``streamflix-*``) go.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListChangeSets.html
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteChangeSet.html
+        """
+        try:
+            summaries = self._list_change_sets()
+        except ClientError as e:
+            if _code(e) == "ValidationError" and "does not exist" in _msg(e):
+                return []
+            raise self._aws_error("list change sets", e) from e
+        removed: list[str] = []
+        for cs in summaries:
+            name = str(cs.get("ChangeSetName", ""))
+            if not name.startswith("streamflix-"):
+                continue
+            if cs.get("ExecutionStatus") in ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED"):
+                continue
+            cs_id = str(cs.get("ChangeSetId") or name)
+            if cs.get("Status") in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+                self._wait_change_set(cs_id)
+            self._delete_change_set(cs_id)
+            removed.append(name)
+            log.info("%s/%s: deleted change set %s left by an earlier run", self.region, self.name, name)
+        if removed:
+            desc = self.describe()
+            if desc is not None and desc.get("StackStatus") == "REVIEW_IN_PROGRESS":
+                # A stack that was never created holds nothing: delete it, so that the new CREATE change
+                # set starts from no stack at all rather than from a leftover shell.
+                self._call("delete the never-created stack", self.cfn.delete_stack, StackName=desc["StackId"])
+                self.wait("DELETE", timeout_s=600)
+        return removed
+
+    def _list_change_sets(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"StackName": self.name}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.cfn.list_change_sets(**kwargs)
+            out.extend(page.get("Summaries", []))
+            token = page.get("NextToken")
+            if not token:
+                return out
 
     def _wait_change_set(self, cs_id: str) -> dict[str, Any]:
         deadline = self.timing.clock() + 600
@@ -253,7 +314,9 @@ class Stack:
             desc = self.describe()
             stream = self.events(desc["StackId"] if desc else None)
             stream.prime()
-        deadline = self.timing.clock() + timeout_s
+        began = self.timing.clock()
+        deadline = began + timeout_s
+        last_notice = began
         while True:
             desc = self._describe_by_id(stream.stack_id)
             for ev in stream.poll():
@@ -262,6 +325,13 @@ class Stack:
             state = collapse(status)
             if state is not StackState.IN_PROGRESS:
                 break
+            now = self.timing.clock()
+            if self.timing.on_wait and now - last_notice >= self.timing.notice_every:
+                last_notice = now
+                self.timing.on_wait(
+                    f"{self.region}/{self.name}: still {status} after {now - began:.0f} s "
+                    f"(bound {timeout_s / 60:.0f} min); waiting for CloudFormation"
+                )
             if self.timing.clock() >= deadline:
                 raise StackTimeoutError(
                     self.region,
@@ -307,7 +377,38 @@ class Stack:
             self.wait("ANY", timeout_s=timeout_s, on_event=on_event, stream=stream)
         stream.prime()
         self._call("delete the stack", self.cfn.delete_stack, StackName=desc["StackId"])
-        self.wait("DELETE", timeout_s=timeout_s, on_event=on_event, stream=stream)
+        try:
+            self.wait("DELETE", timeout_s=timeout_s, on_event=on_event, stream=stream)
+        except StackTimeoutError:
+            raise
+        except StackError:
+            # A resource that is already gone (destroy removed it first, e.g. a Global Datastore after a
+            # failover) must not keep the stack: the handler contract makes a delete of a missing resource
+            # NotFound, which CloudFormation counts as deleted; where a handler fails instead, retry once,
+            # retaining exactly those resources (DeleteStack RetainResources is valid on DELETE_FAILED).
+            # https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-test-contract.html
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html
+            gone = sorted(
+                {
+                    e.logical_id
+                    for e in stream.failures()
+                    if e.status == "DELETE_FAILED" and e.logical_id != self.name and _not_found(e.reason)
+                }
+            )
+            others = [
+                e
+                for e in stream.failures()
+                if e.status == "DELETE_FAILED" and e.logical_id not in gone and e.logical_id != self.name
+            ]
+            if not gone or others:
+                raise
+            log.warning("%s/%s: retaining already-deleted %s", self.region, self.name, ", ".join(gone))
+            retry = self.events(desc["StackId"])
+            retry.prime()
+            self._call(
+                "delete the stack", self.cfn.delete_stack, StackName=desc["StackId"], RetainResources=gone
+            )
+            self.wait("DELETE", timeout_s=timeout_s, on_event=on_event, stream=retry)
         return True
 
     # ---- helpers
@@ -423,6 +524,11 @@ def _change(raw: dict[str, Any]) -> ResourceChange:
         resource_type=str(rc.get("ResourceType", "")),
         replacement=str(rc.get("Replacement", "") or ""),
     )
+
+
+def _not_found(reason: str) -> bool:
+    text = reason.lower()
+    return "not found" in text or "does not exist" in text or "notfound" in text
 
 
 def _fix_for(status: str) -> str:

@@ -202,11 +202,31 @@ class FakeCloudFormation:
                 for r in resources
             ],
             "_type": ctype,
+            "_name": kw["ChangeSetName"],
+            "_stack": s.stack_id,
             "_params": params,
             "_template": template,
             "_tags": {t["Key"]: t["Value"] for t in kw.get("Tags", [])},
         }
         return {"Id": cs_id, "StackId": s.stack_id}
+
+    def list_change_sets(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
+        # Not recorded in ``calls``: it is a read that precedes every CreateChangeSet.
+        s = self._live(StackName)
+        if s is None:
+            raise client_error("ValidationError", f"Stack [{StackName}] does not exist", "ListChangeSets")
+        return {
+            "Summaries": [
+                {
+                    "ChangeSetId": cs_id,
+                    "ChangeSetName": cs["_name"],
+                    "Status": cs["Status"],
+                    "ExecutionStatus": "AVAILABLE" if cs["Status"] == "CREATE_COMPLETE" else "UNAVAILABLE",
+                }
+                for cs_id, cs in self.change_sets.items()
+                if cs["_stack"] == s.stack_id
+            ]
+        }
 
     def describe_change_set(
         self, ChangeSetName: str, StackName: str | None = None, NextToken: str | None = None
@@ -356,6 +376,15 @@ class Recorder:
         self.answers = answers or {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
+    def get_paginator(self, op: str) -> Any:
+        recorder = self
+
+        class OnePage:
+            def paginate(self, **kw: Any) -> list[Any]:
+                return [getattr(recorder, op)(**kw)]
+
+        return OnePage()
+
     def __getattr__(self, op: str) -> Any:
         if op.startswith("_"):
             raise AttributeError(op)
@@ -389,6 +418,35 @@ def default_outputs(region: str, params: dict[str, str]) -> dict[str, str]:
     return out
 
 
+class FakeSsm:
+    """SSM Parameter Store for the environment lock: conditional create, overwrite, delete, by path."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, str] = {}
+
+    def put_parameter(self, *, Name: str, Value: str, Overwrite: bool = False, **_: Any) -> dict[str, Any]:
+        if Name in self.params and not Overwrite:
+            raise client_error("ParameterAlreadyExists", "The parameter already exists.", "PutParameter")
+        self.params[Name] = Value
+        return {"Version": 1}
+
+    def get_parameter(self, *, Name: str) -> dict[str, Any]:
+        if Name not in self.params:
+            raise client_error("ParameterNotFound", "", "GetParameter")
+        return {"Parameter": {"Name": Name, "Value": self.params[Name]}}
+
+    def delete_parameter(self, *, Name: str) -> dict[str, Any]:
+        if self.params.pop(Name, None) is None:
+            raise client_error("ParameterNotFound", "", "DeleteParameter")
+        return {}
+
+    def get_parameters_by_path(self, *, Path: str, **_: Any) -> dict[str, Any]:
+        return {"Parameters": [{"Name": n} for n in self.params if n.startswith(Path.rstrip("/") + "/")]}
+
+    def describe_parameters(self, **_: Any) -> dict[str, Any]:
+        return {"Parameters": [{"Name": n} for n in self.params]}
+
+
 class FakeFactory:
     """ClientFactory stand-in: one fake per (service, region); records every client handed out."""
 
@@ -406,6 +464,15 @@ class FakeFactory:
         self.outputs_for = outputs_for
         self.others = others or {}
         self.recorders: dict[tuple[str, str], Recorder] = {}
+        self.ssm: dict[str, FakeSsm] = {}
+
+    def probe(self, region: str) -> str:
+        return str(FakeSts().get_caller_identity()["Account"])
+
+    def region(self, region: str) -> Any:
+        from streamflix_dr.aws.clients import RegionClients  # noqa: PLC0415
+
+        return RegionClients(self, region)  # type: ignore[arg-type]
 
     def client(self, service: str, region: str) -> Any:
         self.requested.append((service, region))
@@ -417,6 +484,8 @@ class FakeFactory:
             return self.s3
         if service == "sts":
             return FakeSts()
+        if service == "ssm":
+            return self.ssm.setdefault(region, FakeSsm())
         key = (service, region)
         if key not in self.recorders:
             self.recorders[key] = Recorder(service, self.others.get(service))

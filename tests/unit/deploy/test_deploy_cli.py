@@ -19,6 +19,8 @@ from streamflix_dr.deploy import destroy as destroy_core
 from streamflix_dr.deploy import orchestrator
 from streamflix_dr.deploy.plan import Plan
 from streamflix_dr.deploy.stacks import ResourceChange, StackEvent
+from streamflix_dr.errors import AbortedByUser
+from streamflix_dr.locking import EnvironmentLock
 
 
 @pytest.fixture
@@ -125,13 +127,58 @@ def test_renderers():
     assert callable(cli_status.render_status)
 
 
-def test_interrupt_says_how_to_resume(monkeypatch):
-    monkeypatch.setattr("streamflix_dr.cli.common.ClientFactory", lambda target: FakeFactory())
+def test_interrupt_says_how_to_resume(monkeypatch, capsys):
+    factory = FakeFactory()
+    monkeypatch.setattr("streamflix_dr.cli.common.ClientFactory", lambda target: factory)
+    monkeypatch.setattr("sys.argv", ["streamflix-dr", "deploy", "--env", "dev", "--yes"])
 
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli_deploy, "deploy", interrupted)
-    result = CliRunner().invoke(cli, ["deploy", "--env", "dev", "--yes"])
-    assert result.exit_code == 130
-    assert "streamflix-dr deploy --env dev` again to resume" in result.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        main(["deploy", "--env", "dev", "--yes"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 130
+    assert "interrupted (Ctrl-C): `streamflix-dr deploy` for environment dev" in err
+    assert "rerun `streamflix-dr deploy --env dev --yes` to resume" in err
+    # The environment lock was released on the way out.
+    assert factory.ssm["us-east-1"].params == {}
+
+
+def test_declining_the_first_change_set_removes_the_buckets_it_created(fake_aws, tmp_path: Path):
+    result = CliRunner().invoke(cli, ["deploy", "--env", "dev", "--outputs-dir", str(tmp_path)], input="n\n")
+    assert isinstance(result.exception, AbortedByUser), result.output
+    assert "the artifact buckets this run created were removed" in result.exception.message
+    assert fake_aws.s3.buckets == {}
+    assert fake_aws.ssm["us-east-1"].params == {}
+
+
+def test_second_deploy_is_refused_naming_the_holder(fake_aws, tmp_path: Path, capsys):
+    EnvironmentLock(
+        fake_aws.client("ssm", "us-east-1"), "us-east-1", "dev", host="other-host", pid=4242
+    ).acquire("deploy")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["deploy", "--env", "dev", "--yes", "--outputs-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 4
+    assert "`deploy` by PID 4242 on other-host" in err
+    assert fake_aws.cfn == {} or all(not c.stacks for c in fake_aws.cfn.values())
+
+
+def test_drill_tears_down_when_it_stops_half_way(fake_aws, monkeypatch, capsys):
+    import streamflix_dr.cli.drill as cli_drill  # noqa: PLC0415
+
+    torn: list[str] = []
+
+    def fails_half_way(env, factory, endpoint, **_kw):
+        raise KeyboardInterrupt  # Ctrl-C (or any failure) in the middle of the drill
+
+    monkeypatch.setattr(cli_drill, "run_drill", fails_half_way)
+    monkeypatch.setattr(cli_drill, "destroy", lambda env, factory, confirm: torn.append(env.name))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["drill", "--env", "dev"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 130
+    assert torn == ["dev"]
+    assert "stopped early; tearing down dev" in err and "torn down dev" in err
