@@ -592,6 +592,20 @@ class PostgresInstance:
         log.info("PostgreSQL %s/%s: parameter group applied (%s)", self.region, self.identifier, applied)
         return applied
 
+    def set_master_password(self, password: str) -> None:
+        """ModifyDBInstance MasterUserPassword: the master role's new password (a replica follows by WAL)."""
+        from psycopg import sql  # noqa: PLC0415
+
+        with self._lock:
+            if self.link is None:  # a standby cannot write; the primary's change reaches it
+                with self.admin() as conn:
+                    conn.execute(
+                        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                            sql.Identifier(self.master_username), sql.Literal(password)
+                        )
+                    )
+            self.master_password = password
+
     def set_force_ssl(self, force_ssl: bool) -> None:
         """Switch ``rds.force_ssl`` (a new front; open connections are dropped, as at RDS's reboot)."""
         with self._lock:

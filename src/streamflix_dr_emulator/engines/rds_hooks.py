@@ -167,7 +167,8 @@ def _remember(database: Any, inst: PostgresInstance) -> None:
 def _start_primary(backend: Any, database: Any) -> None:
     account_id, region = backend.account_id, backend.region_name
     username = resolve_secret_refs(database.master_username, account_id, region)
-    password = resolve_secret_refs(database.master_user_password, account_id, region)
+    # moto's public property refuses to return it (as the API never does); the model keeps it here.
+    password = resolve_secret_refs(getattr(database, "_master_user_password", None), account_id, region)
     if not username or not password:
         raise EmulatorError(
             f"PostgreSQL engine {region}/{database.db_instance_identifier}: no master user name or password "
@@ -373,6 +374,11 @@ def install() -> None:
                 parameters = _group_parameters(self, database.db_parameter_group_name)
                 inst.apply_parameters(parameters)
                 inst.set_force_ssl(_force_ssl(parameters, database.engine_version))
+            if db_kwargs.get("master_user_password"):
+                password = resolve_secret_refs(
+                    db_kwargs["master_user_password"], self.account_id, self.region_name
+                )
+                inst.set_master_password(str(password))
             # The endpoint stays the TLS front whatever the request said about the port.
             database.port = inst.port
         return database
