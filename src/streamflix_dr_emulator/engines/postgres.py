@@ -423,16 +423,19 @@ class PostgresInstance:
             # Cross-region traffic (the base backup and then the WAL stream) goes through the link,
             # straight to the source's socket: the wheel's libpq has no OpenSSL, so the walreceiver
             # cannot speak TLS to the source's front (docs/engines.md, limits).
+            # RDS seeds a cross-region replica from a snapshot copy, not through the replication
+            # stream, so the base backup crosses without the modelled latency; the WAL stream
+            # (the walreceiver's connection, made after start) gets the link's round trip.
             inst.link = net.RegionLink(
                 source.region,
                 region,
-                rtt_seconds,
-                bandwidth_bytes_per_s,
+                0.0,
+                None,
                 target_host=str(source.socket_path),
             )
             conninfo = (
                 f"host={net.HOST} port={inst.link.port} user={source.master_username} "
-                f"application_name={identifier} connect_timeout=10"
+                f"application_name={identifier} connect_timeout=60"
             )
             _tool(
                 "pg_basebackup",
@@ -448,6 +451,8 @@ class PostgresInstance:
                 )
             inst._write_instance_conf()
             inst._write_group_conf(parameters or {})
+            inst.link.rtt_seconds = rtt_seconds
+            inst.link.bandwidth_bytes_per_s = bandwidth_bytes_per_s
             inst._start()
             inst._open_front()
         except BaseException:

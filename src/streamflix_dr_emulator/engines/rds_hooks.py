@@ -42,6 +42,9 @@ from streamflix_dr_emulator.engines.postgres import PostgresInstance
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL_SECONDS = 5.0
+# The link every cross-region replica's stream crosses (engines.net cites the 75 ms figure).
+REPLICATION_RTT_SECONDS = net.EU_WEST_2_US_EAST_1_RTT_SECONDS
+REPLICATION_BANDWIDTH_BYTES_PER_S: float | None = None
 
 _lock = threading.RLock()
 # id(moto DBInstance) -> (the DBInstance, its engine). Keyed by object so a rename
@@ -211,6 +214,8 @@ def _start_replica(backend: Any, replica: Any, source_ref: str) -> None:
         parameters=parameters,
         force_ssl=_force_ssl(parameters, replica.engine_version),
         hostnames=(_moto_address(replica),),
+        rtt_seconds=REPLICATION_RTT_SECONDS if source.region != region else 0.0,
+        bandwidth_bytes_per_s=REPLICATION_BANDWIDTH_BYTES_PER_S,
     )
     _remember(replica, inst)
     _ensure_lag_publisher()
