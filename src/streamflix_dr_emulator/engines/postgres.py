@@ -622,6 +622,27 @@ class PostgresInstance:
             self._open_front()
             old.close()
 
+    def restart(self) -> None:
+        """Restart the server (RebootDBInstance): open sessions end, static parameters take effect."""
+        with self._lock:
+            _tool(
+                "pg_ctl",
+                [
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "120",
+                    "restart",
+                ],
+                timeout=150,
+            )
+        log.info("PostgreSQL %s/%s restarted", self.region, self.identifier)
+
     def in_recovery(self) -> bool:
         """pg_is_in_recovery() on the server."""
         with self.admin() as conn:

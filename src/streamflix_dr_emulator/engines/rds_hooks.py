@@ -20,6 +20,8 @@ and decides the control-plane answer, errors included; then, while
   (dynamic ones at once, through a reload); ModifyDBInstance with a new DBParameterGroupName
   applies that group.
   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBParameterGroup.html
+* RebootDBInstance restarts the server (static parameters take effect).
+  https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RebootDBInstance.html
 * DeleteDBInstance stops the server and removes its data directory.
   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html
 * ``AWS/RDS ReplicaLag`` of every engine-backed replica is published into moto's CloudWatch of
@@ -51,7 +53,6 @@ _lock = threading.RLock()
 # (ModifyDBInstance NewDBInstanceIdentifier) keeps the engine; moto's replica is a copy.copy of
 # its source, so nothing is stored on the DBInstance itself.
 _engines: dict[int, tuple[Any, PostgresInstance]] = {}
-_ca: net.CertificateAuthority | None = None
 _lag_thread: threading.Thread | None = None
 _lag_stop = threading.Event()
 
@@ -64,12 +65,8 @@ _SECRET_REF = re.compile(
 
 
 def ca() -> net.CertificateAuthority:
-    """The run's certificate authority (shared with the other engines through this module)."""
-    global _ca  # noqa: PLW0603
-    with _lock:
-        if _ca is None or not _ca.ca_file.exists():
-            _ca = net.CertificateAuthority()
-        return _ca
+    """The run's certificate authority (:func:`engines.net.run_ca`, shared by every engine)."""
+    return net.run_ca()
 
 
 def engine_of(database: Any) -> PostgresInstance | None:
@@ -296,11 +293,9 @@ def _ensure_lag_publisher() -> None:
 
 def forget_all() -> None:
     """Drop every engine reference (after :func:`engines.shutdown_all` stopped them)."""
-    global _ca  # noqa: PLW0603
     _lag_stop.set()
     with _lock:
         _engines.clear()
-        _ca = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,6 +320,7 @@ def install() -> None:
     delete = RDSBackend.delete_db_instance
     modify_group = RDSBackend.modify_db_parameter_group
     modify_instance = RDSBackend.modify_db_instance
+    reboot = RDSBackend.reboot_db_instance
     address: Any = DBInstance.__dict__["address"]  # the property object
 
     def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
@@ -388,6 +384,15 @@ def install() -> None:
             database.port = inst.port
         return database
 
+    def reboot_db_instance(self: Any, db_instance_identifier: str, *args: Any, **kwargs: Any) -> Any:
+        # RebootDBInstance restarts the database engine; static parameters take effect then.
+        # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RebootDBInstance.html
+        database = reboot(self, db_instance_identifier, *args, **kwargs)
+        inst = engine_of(database)
+        if inst is not None:
+            inst.restart()
+        return database
+
     def engine_address(self: Any) -> str:
         if engine_of(self) is not None:
             return net.HOST
@@ -399,5 +404,6 @@ def install() -> None:
     patch_attr(RDSBackend, "delete_db_instance", delete_db_instance)
     patch_attr(RDSBackend, "modify_db_parameter_group", modify_db_parameter_group)
     patch_attr(RDSBackend, "modify_db_instance", modify_db_instance)
+    patch_attr(RDSBackend, "reboot_db_instance", reboot_db_instance)
     patch_attr(DBInstance, "address", property(engine_address))
     _installed = True

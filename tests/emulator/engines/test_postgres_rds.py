@@ -219,6 +219,19 @@ def test_modify_instance_to_another_group_applies_that_group(pair: Pair) -> None
         )
 
 
+def test_static_parameter_waits_for_reboot(pair: Pair) -> None:
+    rds = pair.rds(PRIMARY)
+    # shared_buffers is static (postmaster context); RDS's value is in 8 kB units: 3072 = 24 MB.
+    rds.modify_db_parameter_group(
+        DBParameterGroupName=pair.group, Parameters=[param("shared_buffers", "3072")]
+    )
+    with pair.connect(PRIMARY, pair.primary_id) as conn:
+        assert conn.execute("SHOW shared_buffers").fetchone()[0] == "16MB"  # pending-reboot
+    rds.reboot_db_instance(DBInstanceIdentifier=pair.primary_id)
+    with pair.connect(PRIMARY, pair.primary_id) as conn:
+        assert conn.execute("SHOW shared_buffers").fetchone()[0] == "24MB"
+
+
 def test_promotion_makes_the_replica_writable(pair: Pair) -> None:
     pair.rds(DR).promote_read_replica(DBInstanceIdentifier=pair.replica_id, BackupRetentionPeriod=7)
     with pair.connect(DR, pair.replica_id) as conn:
