@@ -225,23 +225,6 @@ class CertificateAuthority:
         return ctx
 
 
-_run_ca_lock = threading.Lock()
-_run_ca: CertificateAuthority | None = None
-
-
-def run_ca() -> CertificateAuthority:
-    """The certificate authority of this emulator run, shared by every engine (``<run dir>/tls/ca.pem``).
-
-    Made on first use; :func:`streamflix_dr_emulator.engines.shutdown_all` removes the run directory,
-    and the next call makes a new one.
-    """
-    global _run_ca  # noqa: PLW0603 - one CA per run
-    with _run_ca_lock:
-        if _run_ca is None or not _run_ca.ca_file.exists():
-            _run_ca = CertificateAuthority()
-        return _run_ca
-
-
 # --------------------------------------------------------------------------------------------
 # Relays
 # --------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ _lock = threading.RLock()
 # (ModifyDBInstance NewDBInstanceIdentifier) keeps the engine; moto's replica is a copy.copy of
 # its source, so nothing is stored on the DBInstance itself.
 _engines: dict[int, tuple[Any, PostgresInstance]] = {}
+_ca: net.CertificateAuthority | None = None
 _lag_thread: threading.Thread | None = None
 _lag_stop = threading.Event()
 
@@ -65,8 +66,12 @@ _SECRET_REF = re.compile(
 
 
 def ca() -> net.CertificateAuthority:
-    """The run's certificate authority (:func:`engines.net.run_ca`, shared by every engine)."""
-    return net.run_ca()
+    """The certificate authority of the run's RDS endpoints (``<run dir>/tls/ca.pem``)."""
+    global _ca  # noqa: PLW0603
+    with _lock:
+        if _ca is None or not _ca.ca_file.exists():
+            _ca = net.CertificateAuthority()
+        return _ca
 
 
 def engine_of(database: Any) -> PostgresInstance | None:
@@ -293,9 +298,11 @@ def _ensure_lag_publisher() -> None:
 
 def forget_all() -> None:
     """Drop every engine reference (after :func:`engines.shutdown_all` stopped them)."""
+    global _ca  # noqa: PLW0603
     _lag_stop.set()
     with _lock:
         _engines.clear()
+        _ca = None
 
 
 # --------------------------------------------------------------------------------------------

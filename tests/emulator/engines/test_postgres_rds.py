@@ -161,9 +161,15 @@ def test_row_written_on_the_primary_reaches_the_replica(pair: Pair) -> None:
 
 
 def test_replica_lag_datapoints_reach_cloudwatch_in_the_replica_region(pair: Pair) -> None:
-    published = rds_hooks.publish_replica_lag()
-    assert (DR, pair.replica_id) in published
+    published: dict[tuple[str, str], float] = {}
+
+    def publish() -> bool:
+        published.update(rds_hooks.publish_replica_lag())
+        return (DR, pair.replica_id) in published  # known once the replica has replayed a transaction
+
+    wait_for(publish, "a ReplicaLag value for the replica")
     assert published[(DR, pair.replica_id)] >= 0
+    assert (PRIMARY, pair.primary_id) not in published  # a primary has no ReplicaLag
     now = datetime.now(UTC)
     stats = aws(pair.endpoint, "cloudwatch", DR).get_metric_statistics(
         Namespace="AWS/RDS",
