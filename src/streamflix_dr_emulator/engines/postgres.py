@@ -31,7 +31,7 @@ import shutil
 import struct
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ PG_PORT = 5432  # names the Unix socket only (.s.PGSQL.5432); nothing listens on
 _SSL_REQUEST = 80877103
 _GSSENC_REQUEST = 80877104
 _CANCEL_REQUEST = 80877102
-_PROTOCOL_3 = 196608
 
 # Settings the server needs to work as an RDS instance here; a parameter group cannot change them.
 _RESERVED = frozenset(
@@ -211,7 +210,7 @@ def _startup_params(body: bytes) -> dict[str, str]:
     return params
 
 
-def pg_preamble(force_ssl: bool) -> net.Preamble:
+def pg_preamble(force_ssl: Callable[[], bool]) -> net.Preamble:
     """The PostgreSQL side of a TLS front: SSLRequest -> 'S' + TLS; plain startup refused with force_ssl.
 
     PostgreSQL negotiates TLS inside its protocol: the client sends SSLRequest (8 bytes), the
@@ -221,6 +220,7 @@ def pg_preamble(force_ssl: bool) -> net.Preamble:
     ``FATAL: no pg_hba.conf entry for host "...", user "...", database "...", no encryption``
     (PostgreSQL 17+ wording; 16 says "SSL off"), SQLSTATE 28000
     (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html).
+    ``force_ssl`` is read per connection, so a parameter change applies to the next connection.
     """
 
     async def preamble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> net.Negotiation | None:
@@ -248,9 +248,7 @@ def pg_preamble(force_ssl: bool) -> net.Preamble:
             if code == _CANCEL_REQUEST:
                 # A cancel carries no credentials; PostgreSQL handles it before pg_hba.conf.
                 return net.Negotiation(tls=False, pending=header + rest)
-            if code != _PROTOCOL_3 and not force_ssl:
-                return net.Negotiation(tls=False, pending=header + rest)
-            if force_ssl:
+            if force_ssl():
                 params = _startup_params(rest)
                 user = params.get("user", "")
                 database = params.get("database", user)
@@ -547,7 +545,7 @@ class PostgresInstance:
             self.ca,
             names,
             self.region,
-            preamble=pg_preamble(self.force_ssl),
+            preamble=pg_preamble(lambda: self.force_ssl),
         )
 
     # -- what clients see ------------------------------------------------------------------------
@@ -612,15 +610,8 @@ class PostgresInstance:
             self.master_password = password
 
     def set_force_ssl(self, force_ssl: bool) -> None:
-        """Switch ``rds.force_ssl`` (a new front; open connections are dropped, as at RDS's reboot)."""
-        with self._lock:
-            if force_ssl == self.force_ssl or self.front is None:
-                self.force_ssl = force_ssl
-                return
-            self.force_ssl = force_ssl
-            old = self.front
-            self._open_front()
-            old.close()
+        """Switch ``rds.force_ssl`` (dynamic): the next plain-text connection is refused or let in."""
+        self.force_ssl = force_ssl
 
     def restart(self) -> None:
         """Restart the server (RebootDBInstance): open sessions end, static parameters take effect."""

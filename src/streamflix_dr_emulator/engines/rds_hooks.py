@@ -242,7 +242,6 @@ def _apply_group(backend: Any, group_name: str) -> None:
     for database, inst in targets:
         inst.apply_parameters(parameters)
         inst.set_force_ssl(_force_ssl(parameters, database.engine_version))
-        database.port = inst.port
 
 
 # --------------------------------------------------------------------------------------------

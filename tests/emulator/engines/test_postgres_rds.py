@@ -114,6 +114,11 @@ def pair(engines_on: str) -> Iterator[Pair]:
     p = Pair(endpoint, group, primary_id, replica_id)
     with p.connect(PRIMARY, primary_id) as conn:
         conn.execute("CREATE TABLE titles (id int PRIMARY KEY, name text)")
+    with p.connect(DR, replica_id) as replica:
+        wait_for(
+            lambda: replica.execute("SELECT to_regclass('titles') IS NOT NULL").fetchone()[0],
+            "the table replicating to us-east-1",
+        )
     yield p
 
 
@@ -223,6 +228,23 @@ def test_modify_instance_to_another_group_applies_that_group(pair: Pair) -> None
         rds.modify_db_instance(
             DBInstanceIdentifier=pair.primary_id, DBParameterGroupName=pair.group, ApplyImmediately=True
         )
+
+
+def test_force_ssl_off_lets_plain_text_in_on_the_same_endpoint(pair: Pair) -> None:
+    rds = pair.rds(PRIMARY)
+    port = pair.describe(PRIMARY, pair.primary_id)["Endpoint"]["Port"]
+    rds.modify_db_parameter_group(DBParameterGroupName=pair.group, Parameters=[param("rds.force_ssl", "0")])
+    try:
+        assert pair.describe(PRIMARY, pair.primary_id)["Endpoint"]["Port"] == port
+        with pair.connect(PRIMARY, pair.primary_id, sslmode="disable") as conn:
+            assert not conn.info.pgconn.ssl_in_use
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        rds.modify_db_parameter_group(
+            DBParameterGroupName=pair.group, Parameters=[param("rds.force_ssl", "1")]
+        )
+    with pytest.raises(psycopg.OperationalError, match="no encryption"):
+        pair.connect(PRIMARY, pair.primary_id, sslmode="disable")
 
 
 def test_static_parameter_waits_for_reboot(pair: Pair) -> None:
