@@ -24,6 +24,7 @@ data directories are made reachable for it the way the wheel does.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
@@ -31,6 +32,7 @@ import shutil
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -270,6 +272,21 @@ def pg_preamble(force_ssl: Callable[[], bool]) -> net.Preamble:
 
 _ids_lock = threading.Lock()
 _next_id = 0
+
+# Servers still running, stopped and removed at interpreter exit: pg_ctl daemonizes them, so a test run or a
+# drill that ends without engines.shutdown_all() would otherwise leave them behind.
+_running: weakref.WeakSet[PostgresInstance] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    if not _running:
+        return
+    with contextlib.suppress(Exception):
+        engines.shutdown_all()  # every registered engine, and the run directory
+    for inst in list(_running):
+        with contextlib.suppress(Exception):
+            inst.delete()
 
 
 def _short_dir(kind: str) -> Path:
@@ -531,6 +548,7 @@ class PostgresInstance:
         _chown(auto)
 
     def _start(self) -> None:
+        _running.add(self)
         _tool(
             "pg_ctl",
             ["-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "120", "start"],
@@ -717,6 +735,7 @@ class PostgresInstance:
             self._stopped = True
             front, link = self.front, self.link
             self.front = self.link = None
+        _running.discard(self)
         for relay in (front, link):
             if relay is not None:
                 relay.close()
