@@ -226,6 +226,28 @@ def test_cut_link_loses_what_is_in_flight_and_refuses_until_mended(echo: EchoSer
         link.close()
 
 
+def test_bandwidth_holds_bytes_back_until_the_wire_has_carried_them(echo: EchoServer) -> None:
+    # No latency, 100 B/s: 1,000 bytes need 10 s of wire, so none has arrived when the link is cut.
+    link = net.RegionLink(
+        "eu-west-2", "us-east-1", rtt_seconds=0.0, bandwidth_bytes_per_s=100, target_port=echo.port
+    )
+    before = len(echo.received)
+    try:
+        with socket.create_connection((net.HOST, link.port), timeout=10) as client:
+            client.sendall(b"x" * 1000)
+            for _ in range(200):
+                if link.in_flight_bytes == 1000:
+                    break
+                threading.Event().wait(0.05)
+            assert link.in_flight_bytes == 1000
+            assert link.delivered_bytes == 0
+            link.cut()
+            assert link.lost_bytes == 1000
+            assert len(echo.received) == before
+    finally:
+        link.close()
+
+
 def test_link_stays_cut_while_the_other_region_is_still_down(echo: EchoServer) -> None:
     link = net.RegionLink("eu-west-2", "us-east-1", rtt_seconds=0.0, target_port=echo.port)
     try:
