@@ -31,6 +31,7 @@ import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -225,10 +226,24 @@ class CertificateAuthority:
 # Relays
 # --------------------------------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class Negotiation:
+    """What a protocol's plain-text preamble decided for one connection.
+
+    ``tls=True``: the front does the TLS handshake next. ``tls=False``: the connection stays plain
+    (a protocol that allows it, e.g. PostgreSQL without ``rds.force_ssl``), and ``pending`` holds
+    the bytes the preamble already read, to be sent to the engine first.
+    """
+
+    tls: bool
+    pending: bytes = b""
+
+
 # A preamble runs on the plain connection before TLS: it reads and answers the protocol's own
-# "let us use TLS" exchange. It returns True to go on with the TLS handshake, or False after it
-# has answered the client with the protocol's refusal (the front then closes the connection).
-Preamble = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[bool]]
+# "let us use TLS" exchange. It returns a Negotiation, or None after it has answered the client
+# with the protocol's refusal (the front then closes the connection).
+Preamble = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[Negotiation | None]]
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, live: Callable[[], bool]) -> None:
@@ -418,16 +433,22 @@ class TlsFront(_Relay):
         return await asyncio.open_connection(self.backend_host, self.backend_port)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        pending = b""
         if self.preamble is not None:
-            if not await self.preamble(reader, writer):
+            negotiation = await self.preamble(reader, writer)
+            if negotiation is None:
                 await writer.drain()
                 return
-            # StreamWriter.start_tls (Python 3.11+): upgrade the accepted connection in place.
-            await asyncio.wait_for(writer.start_tls(self.context), timeout=15)
+            if negotiation.tls:
+                # StreamWriter.start_tls (Python 3.11+): upgrade the accepted connection in place.
+                await asyncio.wait_for(writer.start_tls(self.context), timeout=15)
+            pending = negotiation.pending
         if not self._live():
             return
         backend_reader, backend_writer = await self._connect_backend()
         self._track(backend_writer)
+        if pending:
+            backend_writer.write(pending)
         try:
             await asyncio.gather(
                 _pump(reader, backend_writer, self._live),
@@ -448,7 +469,7 @@ class RegionLink(_Relay):
     in flight; new connections are refused until :meth:`mend`.
 
     The target is set with :meth:`connect_to` (or at construction) so a link can be made before the
-    engine behind it exists.
+    engine behind it exists; a ``target_host`` starting with ``/`` is a Unix socket path.
     """
 
     def __init__(
@@ -559,9 +580,12 @@ class RegionLink(_Relay):
                 await sender
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.target_port:
+        if not self.target_port and not self.target_host.startswith("/"):
             raise ConnectionRefusedError(f"{self.label}: no target set (connect_to was not called)")
-        target_reader, target_writer = await asyncio.open_connection(self.target_host, self.target_port)
+        if self.target_host.startswith("/"):
+            target_reader, target_writer = await asyncio.open_unix_connection(self.target_host)
+        else:
+            target_reader, target_writer = await asyncio.open_connection(self.target_host, self.target_port)
         self._track(target_writer)
         try:
             await asyncio.gather(
