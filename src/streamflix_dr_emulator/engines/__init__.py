@@ -23,6 +23,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -149,6 +150,12 @@ def shutdown_all() -> None:
             engine.stop()
         except Exception:
             log.exception("engines: stopping %r failed", engine)
+    # Each hook module may keep references to the engines it started: let it drop them.
+    for name in HOOK_MODULES:
+        module = sys.modules.get(f"{__name__}.{name}")
+        forget = getattr(module, "forget_all", None)
+        if callable(forget):
+            forget()
     if run is not None:
         with contextlib.suppress(OSError):
             shutil.rmtree(run)

@@ -22,6 +22,7 @@ are synchronous and thread-safe. Every front and link registers itself with
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import ipaddress
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from streamflix_dr.errors import EmulatorError
 from streamflix_dr_emulator import engines
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------------------------
 
 _loop_lock = threading.Lock()
+_background: set[asyncio.Future[None]] = set()
 _loop: asyncio.AbstractEventLoop | None = None
 
 
@@ -286,21 +289,23 @@ class _Relay:
         self._closed = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.base_events.Server | None = None
+        self._ssl_context: ssl.SSLContext | None = None
         self.port = 0
         self.host = HOST
 
     def _start(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        async def start() -> asyncio.base_events.Server:
-            if ssl_context is None:
-                return await asyncio.start_server(self._accept, HOST, 0)
-            return await asyncio.start_server(
-                self._accept, HOST, 0, ssl=ssl_context, ssl_handshake_timeout=15
-            )
-
-        self._server = _call(start())
+        self._ssl_context = ssl_context
+        self._server = _call(self._listen(0))
         self.port = int(self._server.sockets[0].getsockname()[1])
         for region in dict.fromkeys(self.regions):
             engines.register(region, self)
+
+    async def _listen(self, port: int) -> asyncio.base_events.Server:
+        if self._ssl_context is None:
+            return await asyncio.start_server(self._accept, HOST, port)
+        return await asyncio.start_server(
+            self._accept, HOST, port, ssl=self._ssl_context, ssl_handshake_timeout=15
+        )
 
     @property
     def failed(self) -> bool:
@@ -330,30 +335,55 @@ class _Relay:
     def _track(self, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
 
+    def _discard_in_flight(self) -> None:
+        """Forget data accepted and not yet delivered (links override this)."""
+
     def _drop_all(self) -> None:
         for writer in list(self._writers):
             _abort(writer)
         self._writers.clear()
 
-    def _sync_drop(self) -> None:
+    def _run_now(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``fn`` on the loop and wait (from the loop's own thread: schedule it)."""
         if _in_loop_thread():
-            self._drop_all()
+            task = asyncio.ensure_future(fn())
+            _background.add(task)
+            task.add_done_callback(_background.discard)
             return
-
-        async def drop() -> None:
-            self._drop_all()
-
-        with contextlib.suppress(Exception):
-            _call(drop(), timeout=10)
+        _call(fn(), timeout=10)
 
     def fail(self) -> None:
-        """Refuse new connections and drop the open ones, at once."""
+        """Refuse new connections (the port is closed) and drop the open ones, at once."""
+        if self._closed:
+            return
         self._failed.set()
-        self._sync_drop()
+
+        async def down() -> None:
+            self._drop_all()
+            self._discard_in_flight()
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+
+        self._run_now(down)
         log.info("%s failed", self.label)
 
     def restore(self) -> None:
-        """Accept connections again."""
+        """Listen again on the same port and accept connections."""
+        if self._closed or not self._failed.is_set():
+            return
+
+        async def up() -> None:
+            if self._server is None:
+                self._server = await self._listen(self.port)
+
+        try:
+            self._run_now(up)
+        except OSError as e:
+            raise EmulatorError(
+                f"{self.label}: port {self.port} was taken while the region was down ({e}).",
+                fix="run the drill again (ports are picked afresh)",
+            ) from e
         self._failed.clear()
         log.info("%s restored", self.label)
 
@@ -363,21 +393,16 @@ class _Relay:
             return
         self._closed = True
         engines.unregister(self)
-        server = self._server
 
         async def shut() -> None:
             self._drop_all()
-            if server is not None:
-                server.close()
+            if self._server is not None:
+                self._server.close()
+                self._server = None
 
         if _loop is not None and not _loop.is_closed():
-            if _in_loop_thread():
-                self._drop_all()
-                if server is not None:
-                    server.close()
-            else:
-                with contextlib.suppress(Exception):
-                    _call(shut(), timeout=10)
+            with contextlib.suppress(Exception):
+                self._run_now(shut)
 
     def stop(self) -> None:
         """Same as :meth:`close` (the registry's name for it)."""
@@ -498,8 +523,21 @@ class RegionLink(_Relay):
         self.in_flight_bytes = 0
         self.lost_bytes = 0
         self.delivered_bytes = 0
+        self._wires: dict[int, collections.deque[tuple[float, bytes]]] = {}
         self._start()
         log.info("%s listening on %s:%d (rtt %.0f ms)", self.label, HOST, self.port, rtt_seconds * 1000)
+
+    def _discard_in_flight(self) -> None:
+        # Runs on the loop, right after the connections were dropped: whatever is still queued
+        # never crosses (the delivery tasks find their queues empty).
+        for wire in list(self._wires.values()):
+            self._lose(wire)
+
+    def _lose(self, wire: collections.deque[tuple[float, bytes]]) -> None:
+        while wire:
+            _, data = wire.popleft()
+            self.in_flight_bytes -= len(data)
+            self.lost_bytes += len(data)
 
     def connect_to(self, host: str, port: int) -> None:
         """Point the link at the engine (new connections only)."""
@@ -520,21 +558,30 @@ class RegionLink(_Relay):
         return self.failed
 
     async def _delayed_pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        # Chunks wait in ``wire`` (due time, bytes) until delivered; a cut empties it at once.
+        wire: collections.deque[tuple[float, bytes]] = collections.deque()
+        arrived = asyncio.Event()
+        done = False
+        self._wires[id(wire)] = wire
         one_way = self.rtt_seconds / 2
 
         async def deliver() -> None:
             try:
                 while True:
-                    item = await queue.get()
-                    if item is None:
-                        break
-                    due, data = item
+                    if not wire:
+                        if done:
+                            break
+                        arrived.clear()
+                        await arrived.wait()
+                        continue
+                    due, data = wire[0]
                     delay = due - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
+                        continue  # the wire may have been emptied by a cut meanwhile
                     if not self._live():
                         break
+                    wire.popleft()
                     self.in_flight_bytes -= len(data)
                     self.delivered_bytes += len(data)
                     writer.write(data)
@@ -542,12 +589,6 @@ class RegionLink(_Relay):
             except (ConnectionError, OSError):
                 pass
             finally:
-                # What is still queued never crossed the link.
-                while not queue.empty():
-                    rest = queue.get_nowait()
-                    if rest is not None:
-                        self.in_flight_bytes -= len(rest[1])
-                        self.lost_bytes += len(rest[1])
                 with contextlib.suppress(Exception):
                     if writer.can_write_eof() and self._live():
                         writer.write_eof()
@@ -569,15 +610,19 @@ class RegionLink(_Relay):
                 else:
                     due = now + one_way
                 self.in_flight_bytes += len(data)
-                queue.put_nowait((due, data))
+                wire.append((due, data))
+                arrived.set()
         except (ConnectionError, OSError):
             pass
         finally:
-            queue.put_nowait(None)
+            done = True
+            arrived.set()
             if not self._live():
                 sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
+            self._lose(wire)
+            self._wires.pop(id(wire), None)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.target_port and not self.target_host.startswith("/"):
