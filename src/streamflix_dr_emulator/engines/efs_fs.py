@@ -17,8 +17,9 @@ mount stands behind them on AWS). What is modelled, and where AWS documents it:
   the destination side, which stages them and applies them all at once when the sync's last byte has
   arrived. Only differences cross the link; :func:`status` reports the bytes copied. Syncs run on the
   emulated clock (``regional_state``): the first at the configuration's creation, then every
-  ``sync_interval_seconds``, each at the first :func:`pump` (every read, write and listing pumps) on
-  or after its due instant; :func:`sync` forces one now.
+  ``sync_interval_seconds``, each at the first :func:`pump` on or after its due instant (every read,
+  write and listing starts one in the background; a caller that needs the result calls :func:`pump`);
+  :func:`sync` forces one now.
 * **Replication into an existing file system rewrites it to match the source** (EFS UG "Replicating to
   an existing file system"): files the source does not have are deleted from the destination.
 * **Deleting the replication configuration** makes the destination writable (the control plane's
@@ -219,7 +220,7 @@ def exists(account_id: str, region: str, fs_id: str) -> bool:
 
 def write_file(account_id: str, region: str, fs_id: str, path: str, content: str | bytes) -> None:
     """Write a whole file. Raises ReadOnlyFileSystem on a destination, FileSystemUnavailable in an outage."""
-    pump()
+    _kick()
     fs = get(account_id, region, fs_id)
     data = content.encode() if isinstance(content, str) else bytes(content)
     with fs.lock:
@@ -239,7 +240,7 @@ def write_file(account_id: str, region: str, fs_id: str, path: str, content: str
 
 def read_bytes(account_id: str, region: str, fs_id: str, path: str) -> bytes:
     """A whole file's bytes. FileNotFoundError when absent."""
-    pump()
+    _kick()
     fs = get(account_id, region, fs_id)
     with fs.lock:
         fs.check_answering()
@@ -253,7 +254,7 @@ def read_file(account_id: str, region: str, fs_id: str, path: str) -> str:
 
 def list_files(account_id: str, region: str, fs_id: str) -> dict[str, str]:
     """Every file (relative path -> UTF-8 content, undecodable bytes replaced)."""
-    pump()
+    _kick()
     fs = get(account_id, region, fs_id)
     with fs.lock:
         fs.check_answering()
@@ -358,24 +359,57 @@ def status(account_id: str, source_id: str) -> SyncStatus | None:
 
 
 def pump(force: bool = False) -> int:
-    """Run every sync that is due on the emulated clock (all of them with ``force``); return how many ran."""
-    ran = 0
+    """Run every sync that is due on the emulated clock (all of them with ``force``); return how many ran.
+
+    Synchronous: returns when the syncs have completed (or failed). The file API only starts a
+    background pump (:func:`_kick`), so a write never waits for a sync, as on EFS.
+    """
     with _pump_lock:
-        for rep in efs_replication.replications():
-            if not (
-                exists(rep.account_id, rep.source_region, rep.source_id)
-                and exists(rep.account_id, rep.destination_region, rep.destination_id)
-            ):
-                continue  # created while the engines were off: the dict data plane serves it
-            state = _state(rep)
-            now = regional_state.now()
-            if not force and now < state.status.next_due:
-                continue
-            if _sync(rep, state, now):
-                ran += 1
-            interval = _settings["sync_interval_seconds"]
-            elapsed = max(0.0, now - state.status.created_at)
-            state.status.next_due = state.status.created_at + interval * (math.floor(elapsed / interval) + 1)
+        return _pump_locked(force)
+
+
+def _due(rep: Any, now: float) -> bool:
+    with _lock:
+        state = _replications.get(_key(rep))
+    return now >= (state.status.next_due if state is not None else float(rep.creation_time))
+
+
+def _kick() -> None:
+    """Start a background pump when a sync is due and none is running."""
+    now = regional_state.now()
+    if not any(_due(rep, now) for rep in efs_replication.replications()):
+        return
+    if not _pump_lock.acquire(blocking=False):
+        return  # a pump is running; it or the next call takes care of it
+
+    def run() -> None:
+        try:
+            _pump_locked(False)
+        except Exception:
+            log.exception("EFS background sync failed")
+        finally:
+            _pump_lock.release()
+
+    threading.Thread(target=run, name="efs-sync", daemon=True).start()
+
+
+def _pump_locked(force: bool) -> int:
+    ran = 0
+    for rep in efs_replication.replications():
+        if not (
+            exists(rep.account_id, rep.source_region, rep.source_id)
+            and exists(rep.account_id, rep.destination_region, rep.destination_id)
+        ):
+            continue  # created while the engines were off: the dict data plane serves it
+        state = _state(rep)
+        now = regional_state.now()
+        if not force and now < state.status.next_due:
+            continue
+        if _sync(rep, state, now):
+            ran += 1
+        interval = _settings["sync_interval_seconds"]
+        elapsed = max(0.0, now - state.status.created_at)
+        state.status.next_due = state.status.created_at + interval * (math.floor(elapsed / interval) + 1)
     return ran
 
 

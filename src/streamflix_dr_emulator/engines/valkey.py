@@ -148,6 +148,8 @@ class ValkeyNode:
         self.upstream: ValkeyNode | None = None
         # A demotion asked for while this node's region was down: applied when it answers again.
         self.pending_upstream: ValkeyNode | None = None
+        # A promotion asked for while this node's region was down: applied when it answers again.
+        self.pending_promotion = False
         self.figures: StartFigures | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._port = 0
@@ -313,6 +315,7 @@ class ValkeyNode:
                 self.pending_upstream = primary
                 return
             self._close_link()
+            self.pending_promotion = False
             link = net.RegionLink(
                 self.region,
                 primary.region,
@@ -335,7 +338,9 @@ class ValkeyNode:
         """Stop replicating and accept writes (``REPLICAOF NO ONE``)."""
         with self._lock:
             self.pending_upstream = None
-            if not self._failed:
+            if self._failed:
+                self.pending_promotion = True
+            else:
                 self._command("REPLICAOF", "NO", "ONE")
             self.upstream = None
             self._close_link()
@@ -371,7 +376,7 @@ class ValkeyNode:
             os.kill(self.pid, signal.SIGSTOP)
 
     def restore(self) -> None:
-        """Answer again (SIGCONT); a demotion asked for meanwhile is applied now."""
+        """Answer again (SIGCONT); a promotion or demotion asked for meanwhile is applied now."""
         with self._lock:
             if not self._failed:
                 return
@@ -381,6 +386,9 @@ class ValkeyNode:
             pending = self.pending_upstream
             if pending is not None:
                 self.replicate_from(pending)
+            elif self.pending_promotion:
+                self.pending_promotion = False
+                self._command("REPLICAOF", "NO", "ONE")
 
     def stop(self) -> None:
         """Stop the server for good and remove its data directory. Idempotent."""

@@ -93,7 +93,8 @@ def test_sync_copies_the_source_as_it_was_at_the_sync_instant(efs: str) -> None:
     assert efs_fs.list_files(ACCOUNT, dst_region, destination) == {"a.txt": "v1"}
     regional_state.advance(INTERVAL / 2)  # not yet due
     assert efs_fs.list_files(ACCOUNT, dst_region, destination) == {"a.txt": "v1"}
-    regional_state.advance(INTERVAL)  # the next scheduled sync is due: the next listing runs it
+    regional_state.advance(INTERVAL)  # the next scheduled sync is due
+    efs_fs.pump()  # waits for it (a listing would only start it in the background)
     assert efs_fs.list_files(ACCOUNT, dst_region, destination) == {"a.txt": "v2", "b.txt": "new"}
     described = aws(efs, "efs", src_region).describe_replication_configurations(FileSystemId=source)
     assert "LastReplicatedTimestamp" in described["Replications"][0]["Destinations"][0]

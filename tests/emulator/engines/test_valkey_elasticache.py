@@ -26,6 +26,7 @@ from api_support import aws, uid
 
 from streamflix_dr_emulator import engines
 from streamflix_dr_emulator.engines import elasticache_hooks
+from streamflix_dr_emulator.engines.valkey import ValkeyNode
 
 TOKEN = "streamflix-auth-token-0123456789"  # AuthToken: 16-128 printable characters
 DR_TOKEN = TOKEN  # the secondary's token comes from the replicated secret: the same value
@@ -61,9 +62,10 @@ def _create_rg(endpoint: str, region: str, *, global_id: str | None = None, tls:
         "ReplicationGroupDescription": "engine test",
         "NumCacheClusters": 2,
         "TransitEncryptionEnabled": tls,
-        "AuthToken": TOKEN if global_id is None else DR_TOKEN,
     }
     if tls:
+        # AWS accepts an AuthToken only with in-transit encryption (CreateReplicationGroup, AuthToken).
+        kwargs["AuthToken"] = TOKEN if global_id is None else DR_TOKEN
         kwargs["TransitEncryptionMode"] = "required"
     if global_id:
         kwargs["GlobalReplicationGroupId"] = global_id
@@ -300,7 +302,7 @@ def test_without_transit_encryption_the_server_answers_plaintext(
     region = "ap-northeast-1"
     rg_id = _create_rg(emulator_endpoint, region, tls=False)
     host, port = _endpoint(emulator_endpoint, region, rg_id)
-    client = redis.Redis(host=host, port=port, password=TOKEN, socket_timeout=10)
+    client = redis.Redis(host=host, port=port, socket_timeout=10)
     assert client.ping()
     assert elasticache_hooks.nodes("123456789012", region, rg_id)[0].front is None
 
@@ -340,3 +342,25 @@ def test_cloudformation_replication_group_gets_an_engine(
     assert int(outputs["Port"]) == _endpoint(emulator_endpoint, region, outputs["Id"])[1]
     cfn.delete_stack(StackName=name)
     assert elasticache_hooks.nodes("123456789012", region, outputs["Id"]) == []
+
+
+def test_promotion_asked_while_the_region_is_down_applies_when_it_returns(
+    stores: dict[str, Datastore],
+) -> None:
+    primary_region, replica_region = "me-south-1", "af-south-1"
+    ca = elasticache_hooks.certificate_authority()
+    primary = ValkeyNode(primary_region, uid("p"), TOKEN, True, ca=ca).start()
+    replica = ValkeyNode(replica_region, uid("r"), TOKEN, True, ca=ca).start()
+    try:
+        replica.replicate_from(primary, rtt_seconds=0.0)
+        replica.wait_replicated(WAIT_SECONDS)
+        engines.fail_region(replica_region)
+        try:
+            replica.promote()  # cannot reach the server now: remembered
+        finally:
+            engines.restore_region(replica_region)
+        assert replica.role() == "master"
+        assert replica.admin().set("writable", "1")
+    finally:
+        primary.stop()
+        replica.stop()
