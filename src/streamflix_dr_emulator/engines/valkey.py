@@ -47,9 +47,9 @@ log = logging.getLogger(__name__)
 
 ENGINE = "valkey"
 
-# ElastiCache's default parameter group for Redis OSS 7 / Valkey 8 sets maxmemory-policy volatile-lru
-# (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ParameterGroups.Engine.html). maxmemory
-# bounds each emulated node so a drill fits its memory budget.
+# ElastiCache's default maxmemory-policy is volatile-lru (AWS Knowledge Center, "OOM command not
+# allowed" on ElastiCache Redis: https://aws.amazon.com/premiumsupport/knowledge-center/oom-command-not-allowed-redis/).
+# maxmemory is per node type on AWS; here it bounds each emulated node so a drill fits its memory budget.
 _SERVER_CONFIG: dict[str, Any] = {
     "save": '""',
     "appendonly": "no",
