@@ -292,11 +292,7 @@ class ValkeyNode:
 
     def role(self) -> str:
         """``master`` or ``slave``, as INFO replication reports it."""
-        client = self.admin()
-        try:
-            return str(client.info("replication")["role"])
-        finally:
-            client.close()
+        return str(self._info_replication()["role"])
 
     # --- replication -------------------------------------------------------------------------
 
@@ -350,14 +346,20 @@ class ValkeyNode:
         """Wait until this replica's link is up and it has applied everything its primary sent."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            info = self.admin().info("replication")
-            up = self.upstream
-            if info.get("master_link_status") == "up" and up is not None:
-                upstream = up.admin().info("replication")
-                if int(info.get("slave_repl_offset", -1)) >= int(upstream.get("master_repl_offset", 0)):
+            upstream = self.upstream
+            if upstream is not None and self._info_replication().get("master_link_status") == "up":
+                applied = int(self._info_replication().get("slave_repl_offset", -1))
+                if applied >= int(upstream._info_replication().get("master_repl_offset", 0)):
                     return
             time.sleep(0.05)
         raise ValkeyEngineError(f"{self.region}/{self.name}: replica did not catch up within {timeout} s")
+
+    def _info_replication(self) -> dict[str, Any]:
+        client = self.admin()
+        try:
+            return dict(client.info("replication"))
+        finally:
+            client.close()
 
     def _close_link(self) -> None:
         link, self.link = self.link, None

@@ -226,3 +226,33 @@ def test_protection_disabled_file_system_is_read_only(efs: str) -> None:
     assert efs_replication.is_read_only(ACCOUNT, region, fs_id)
     with pytest.raises(efs_fs.ReadOnlyFileSystem):
         efs_fs.write_file(ACCOUNT, region, fs_id, "x.txt", "x")
+
+
+def test_writes_during_a_sync_wait_for_the_next_one(efs: str) -> None:
+    src_region, dst_region = "ap-south-1", "ap-northeast-2"
+    efs_fs.set_link(src_region, dst_region, rtt_seconds=0.075, bandwidth_bytes_per_s=64 * 1024)
+    source, destination = _pair(efs, src_region, dst_region)
+    _replicate(efs, src_region, source, dst_region, destination)
+    names = [f"media/part-{i}.bin" for i in range(4)]
+    for name in names:
+        efs_fs.write_file(ACCOUNT, src_region, source, name, b"\x01" * 32 * 1024)
+
+    syncing = threading.Thread(target=efs_fs.sync, daemon=True)
+    syncing.start()
+    staging = efs_fs.get(ACCOUNT, dst_region, destination).staging
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not any(p.is_file() for p in staging.rglob("*")):
+        assert time.monotonic() < deadline, "no file of the sync reached the destination"
+        time.sleep(0.02)
+    # The sync is on the wire: these writes happened after its instant.
+    efs_fs.write_file(ACCOUNT, src_region, source, names[-1], "rewritten")
+    efs_fs.write_file(ACCOUNT, src_region, source, "late.txt", "late")
+    syncing.join(WAIT_SECONDS)
+    assert not syncing.is_alive()
+
+    copied = efs_fs.list_files(ACCOUNT, dst_region, destination)
+    assert set(copied) == set(names)
+    assert copied[names[-1]] == "\x01" * 32 * 1024
+    efs_fs.sync()
+    assert efs_fs.list_files(ACCOUNT, dst_region, destination)[names[-1]] == "rewritten"
+    assert "late.txt" in efs_fs.list_files(ACCOUNT, dst_region, destination)
