@@ -364,3 +364,61 @@ def test_promotion_asked_while_the_region_is_down_applies_when_it_returns(
     finally:
         primary.stop()
         replica.stop()
+
+
+def test_cloudformation_global_datastore_secondary_is_a_replica(
+    stores: dict[str, Datastore], emulator_endpoint: str
+) -> None:
+    primary_region, dr_region = "eu-west-2", "us-east-1"
+
+    def cache(extra: dict[str, Any]) -> dict[str, Any]:
+        props = {
+            "ReplicationGroupDescription": "cfn",
+            "NumCacheClusters": 2,
+            "TransitEncryptionEnabled": True,
+            "TransitEncryptionMode": "required",
+            "AuthToken": TOKEN,
+        }
+        props.update(extra)
+        return {"Type": "AWS::ElastiCache::ReplicationGroup", "Properties": props}
+
+    primary_template = {
+        "Resources": {
+            "Cache": cache({"Engine": "redis", "EngineVersion": "7.1", "CacheNodeType": "cache.r7g.large"}),
+            "Global": {
+                "Type": "AWS::ElastiCache::GlobalReplicationGroup",
+                "Properties": {
+                    "GlobalReplicationGroupIdSuffix": uid("cfn"),
+                    "Members": [
+                        {
+                            "ReplicationGroupId": {"Ref": "Cache"},
+                            "ReplicationGroupRegion": primary_region,
+                            "Role": "PRIMARY",
+                        }
+                    ],
+                },
+            },
+        },
+        "Outputs": {"Id": {"Value": {"Ref": "Cache"}}, "GlobalId": {"Value": {"Ref": "Global"}}},
+    }
+    outputs = _stack(emulator_endpoint, primary_region, primary_template)
+    dr_template = {
+        "Resources": {"Cache": cache({"GlobalReplicationGroupId": outputs["GlobalId"]})},
+        "Outputs": {"Id": {"Value": {"Ref": "Cache"}}},
+    }
+    dr_outputs = _stack(emulator_endpoint, dr_region, dr_template)
+
+    primary = _client(emulator_endpoint, primary_region, outputs["Id"])
+    secondary = _client(emulator_endpoint, dr_region, dr_outputs["Id"])
+    assert secondary.info("replication")["role"] == "slave"
+    primary.set("from-cfn", "1")
+    _wait_for(lambda: secondary.get("from-cfn") == b"1", "the primary's key on the CloudFormation secondary")
+
+
+def _stack(endpoint: str, region: str, template: dict[str, Any]) -> dict[str, str]:
+    cfn = aws(endpoint, "cloudformation", region)
+    name = uid("vkgds")
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
