@@ -115,7 +115,7 @@ def run_drill(
     resolved = resolve(factory, env)
     # As an operator would: the first deploy leaves the services at 0 tasks until the image is in both
     # regions; push it to the primary (ECR replicates it), then deploy again to start the services.
-    _publish_image(factory, env, resolved.primary_outputs or {}, resolved.dr_outputs, progress)
+    publish_image(factory, env, resolved.primary_outputs or {}, resolved.dr_outputs, progress)
     image = getattr(first, "image", None) or {}
     if image.get("gated") and not image.get("available"):
         progress("image published: deploying again so the services start (AppImageAvailable=true)")
@@ -224,7 +224,7 @@ _MANIFEST = {
 }
 
 
-def _publish_image(
+def publish_image(
     factory: Any,
     env: Any,
     primary_outputs: dict[str, str],

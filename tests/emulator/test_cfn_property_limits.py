@@ -36,7 +36,8 @@ TRUST = {
         (
             "AWS::Lambda::Function",
             {"FunctionName": "f" * 65, "Role": "arn:aws:iam::123456789012:role/x", "Code": {}},
-            "#/FunctionName: expected maxLength: 64",
+            # cfn-lint 1.58's schema says it with a pattern ({1,64}), no longer with maxLength.
+            "#/FunctionName: failed validation constraint for keyword [pattern]",
         ),
         (
             "AWS::Backup::BackupVault",

@@ -78,6 +78,7 @@ def deployment(emulator_endpoint: str | None, tmp_path_factory: pytest.TempPathF
         outputs_dir=outputs_dir,
         template=template,
     )
+    _start_services(dep)
     dep.seconds = time.monotonic() - started
     return dep
 
@@ -132,5 +133,34 @@ def deployment_dns_gds(emulator_endpoint: str | None, tmp_path_factory: pytest.T
         outputs_dir=outputs_dir,
         template=template,
     )
+    _start_services(dep)
     dep.seconds = time.monotonic() - started
     return dep
+
+
+def _start_services(dep: Deployment) -> None:
+    """As an operator does after the first deploy: push the image (ECR replicates it), deploy again.
+
+    The first deploy leaves the services at 0 tasks (AppImageAvailable=false) because no image is in
+    the registries yet; the second finds it in both regions and starts them.
+    """
+    from streamflix_dr.drill import publish_image  # noqa: PLC0415
+    from streamflix_dr.runbook.session import resolve  # noqa: PLC0415
+
+    dep.first_result = dep.result
+    image = getattr(dep.result, "image", None) or {}
+    if not image or image.get("available"):
+        return
+    resolved = resolve(dep.factory, dep.env)
+    publish_image(dep.factory, dep.env, resolved.primary_outputs or {}, resolved.dr_outputs, lambda _m: None)
+    dep.result = deploy(
+        dep.env,
+        dep.factory,
+        confirm=lambda _p: True,
+        on_event=dep.events.append,
+        timeouts=emulator_timeouts(),
+        outputs_dir=dep.outputs_dir,
+        template=dep.template,
+    )
+    assert dep.result.image["available"], dep.result.next_steps
+

@@ -650,8 +650,19 @@ def trail(res: Res) -> None:
 
 def health_check(res: Res) -> None:
     hc = res.client("route53").get_health_check(HealthCheckId=res.physical_id)["HealthCheck"]
-    assert hc["Id"] == res.outputs[Output.HEALTH_CHECK_ID]
-    assert hc["HealthCheckConfig"]["Type"] in ("HTTPS", "HTTPS_STR_MATCH", "HTTP", "HTTP_STR_MATCH")
+    want = declared(res, res.props)["HealthCheckConfig"]
+    got = hc["HealthCheckConfig"]
+    if isinstance(want.get("FullyQualifiedDomainName"), re.Pattern):
+        # A DNS name does not contain the ARN's id (GetAtt patterns do): compare with the ALB's own.
+        lb_arn = _stack_physical_ids(res)["LoadBalancer"]
+        lbs = res.client("elbv2").describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"]
+        want["FullyQualifiedDomainName"] = lbs[0]["DNSName"]
+    missing = sorted(set(want) - set(got))
+    assert not missing, f"{res.logical_id}: the service does not show {missing}"
+    assert matches(want, {k: got[k] for k in want}), f"{res.logical_id}: {got} is not {want}"
+    if res.logical_id == "HealthCheck":
+        # The endpoint check of the primary ALB is what the DR alarm watches (output HealthCheckId).
+        assert hc["Id"] == res.outputs[Output.HEALTH_CHECK_ID]
 
 
 def record_set(res: Res) -> None:
@@ -662,6 +673,33 @@ def record_set(res: Res) -> None:
     got = [r for r in mine if r["Failover"] == want]
     assert got, f"no {want} failover record for {res.env.domain_name}: {mine}"
     assert got[0].get("AliasTarget", {}).get("EvaluateTargetHealth") is True
+
+
+def metric_filter(res: Res) -> None:
+    want = declared(res, res.props)
+    found = [
+        f
+        for f in res.client("logs").describe_metric_filters(filterNamePrefix=res.physical_id)["metricFilters"]
+        if f["filterName"] == res.physical_id
+    ]
+    assert len(found) == 1, f"{len(found)} metric filters named {res.physical_id}"
+    got = found[0]
+    assert matches(want["LogGroupName"], got["logGroupName"]), got["logGroupName"]
+    assert got["filterPattern"] == want["FilterPattern"], got["filterPattern"]
+    declared_tf = [
+        {
+            "metricName": t["MetricName"],
+            "metricNamespace": t["MetricNamespace"],
+            "metricValue": str(t["MetricValue"]),
+            "defaultValue": float(t["DefaultValue"]),
+        }
+        for t in want["MetricTransformations"]
+    ]
+    actual_tf = [
+        {k: t.get(k) for k in ("metricName", "metricNamespace", "metricValue", "defaultValue")}
+        for t in got["metricTransformations"]
+    ]
+    assert matches(declared_tf, actual_tf), actual_tf
 
 
 def events_rule(res: Res) -> None:
@@ -751,6 +789,7 @@ CHECKERS: dict[str, Check] = {
     "AWS::EC2::SecurityGroup": security_group,
     "AWS::EC2::FlowLog": flow_log,
     "AWS::Logs::LogGroup": log_group,
+    "AWS::Logs::MetricFilter": metric_filter,
     "AWS::IAM::Role": iam_role,
     "AWS::SecretsManager::Secret": secret,
     "AWS::RDS::DBSubnetGroup": db_subnet_group,

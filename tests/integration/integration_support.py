@@ -33,6 +33,8 @@ class Deployment:
     outputs_dir: Path
     endpoint: str | None
     result: DeployResult | None = None
+    # The first deploy's record (services at 0 tasks until the image is pushed); ``result`` is the last.
+    first_result: DeployResult | None = None
     seconds: float = 0.0
     events: list[StackEvent] = field(default_factory=list)
 

@@ -57,10 +57,20 @@ def describe(dep: Deployment, role: Role) -> dict[str, Any]:
 
 @EMULATOR_ONLY
 def test_deploy_ran_the_three_phases_in_order(deployment: Deployment):
-    assert deployment.result is not None
-    assert [(s.role, s.phase, s.action) for s in deployment.result.stages] == [
+    first, last = deployment.first_result, deployment.result
+    assert first is not None and last is not None
+    assert [(s.role, s.phase, s.action) for s in first.stages] == [
         (Role.DR, Phase.BASE, "created"),
         (Role.PRIMARY, Phase.FULL, "created"),
+        (Role.DR, Phase.FULL, "updated"),
+    ]
+    # No image in either registry at first: the services were deployed with 0 tasks (issue 7, defect 1).
+    assert first.image["available"] is False
+    # After the image was pushed, the rerun started them: both stacks updated, nothing re-created.
+    assert last.image["available"] is True
+    assert [(s.role, s.phase, s.action) for s in last.stages] == [
+        (Role.DR, Phase.BASE, "skipped"),
+        (Role.PRIMARY, Phase.FULL, "updated"),
         (Role.DR, Phase.FULL, "updated"),
     ]
     statuses = {(e.region, e.status) for e in deployment.events if e.logical_id == e.stack}

@@ -13,6 +13,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "elasticache",
     "secretsmanager",
     "cloudwatch",
+    "logs",
     "applicationautoscaling",
     "cloudtrail",
     "s3",

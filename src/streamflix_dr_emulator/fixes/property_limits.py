@@ -132,7 +132,22 @@ def _validator(region: str, resource_type: str) -> Any:
     # Validate the Properties object: the schema's root describes it; drop the registry's own keys.
     root = {k: v for k, v in schema.items() if k in {"properties", "definitions", "additionalProperties"}}
     root["type"] = "object"
-    return jsonschema.Draft7Validator(root)
+    return _validator_class(jsonschema)(root)
+
+
+def _validator_class(jsonschema: Any) -> Any:
+    """Draft 7 with ``pattern`` evaluated by the ``regex`` module.
+
+    The registry schemas use ECMA-262 patterns such as ``^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$`` (Unicode
+    property classes) that Python's ``re`` cannot compile; ``regex`` can, so no pattern goes unchecked.
+    """
+    import regex  # noqa: PLC0415
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not regex.search(patrn, instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    return jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": pattern})
 
 
 def _comparable(value: Any) -> Any:
@@ -230,8 +245,8 @@ def violations(region: str, resource_type: str, properties: dict[str, Any]) -> l
                 for msg in _messages(validator, error):
                     if msg not in messages:
                         messages.append(msg)
-        except re.error as e:  # a pattern Python's re cannot compile: say so, do not guess
-            log.warning("schema of %s has a pattern this emulator cannot evaluate: %s", resource_type, e)
+        except Exception as e:  # a pattern even ``regex`` cannot compile: fail loudly, do not guess
+            messages.append(f"the schema of {resource_type} could not be evaluated here ({e})")
     for (rtype, prop), rule in API_NAME_RULES.items():
         value = props.get(prop) if rtype == resource_type else None
         if isinstance(value, str) and not rule.check(value):
