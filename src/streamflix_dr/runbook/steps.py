@@ -836,25 +836,54 @@ class ScaleEcs(Step):
         except ClientError as e:
             outcome.warnings.append(f"could not raise the autoscaling minimum ({e}); it may scale back in")
         svc = self._service(ctx)
+        # Events written before this update (a tolerance for clock skew) say nothing about it.
+        since = datetime.now(UTC) - timedelta(seconds=30)
         ctx.target("ecs").update_service(
             cluster=t.target_ecs_cluster,
             service=t.target_ecs_service,
             desiredCount=max(svc.get("desiredCount", 0), t.desired_count),
         )
         ctx.latency.wait("ecs.scale_out")
-        try:
-            ctx.target("ecs").get_waiter("services_stable").wait(
-                cluster=t.target_ecs_cluster,
-                services=[t.target_ecs_service],
-                WaiterConfig=ctx.timeouts.waiter_config(),
-            )
-        except WaiterError as e:
-            raise FailoverError(
-                f"{t.target_region}: ECS service {t.target_ecs_service} did not stabilise ({e}).",
-                fix="check the service events (image present in the DR ECR?) and rerun",
-            ) from e
+        # As the services_stable waiter (one deployment, running == desired), but a deployment that cannot
+        # start tasks ends the wait at once instead of after the waiter's whole budget: the circuit breaker
+        # marks it rolloutState FAILED, and ECS writes the task's stoppedReason (CannotPullContainerError,
+        # ResourceInitializationError) into the service events
+        # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html).
+        poll(
+            ctx,
+            f"ECS service {t.target_ecs_service} running {t.desired_count} tasks",
+            t.target_region,
+            lambda: self._stable_or_failed(ctx, since),
+        )
         outcome.message = f"running {t.desired_count} tasks"
         return outcome
+
+    def _stable_or_failed(self, ctx: StepContext, since: datetime) -> bool:
+        t = ctx.topology
+        svc = self._service(ctx)
+        deployments = svc.get("deployments") or []
+        for d in deployments:
+            if d.get("status") == "PRIMARY" and d.get("rolloutState") == "FAILED":
+                raise FailoverError(
+                    f"{t.target_region}: ECS service {t.target_ecs_service} cannot start its tasks "
+                    f"({d.get('rolloutStateReason') or 'deployment failed'}).",
+                    fix="read the service events (is the image in the DR region's ECR repository?); push "
+                    "it there and rerun the failover: it resumes at this step",
+                )
+        for ev in svc.get("events") or []:
+            created = ev.get("createdAt")
+            message = str(ev.get("message", ""))
+            if isinstance(created, datetime) and created < since:
+                break  # newest first: the rest are older
+            if "CannotPullContainerError" in message or "ResourceInitializationError" in message:
+                raise FailoverError(
+                    f"{t.target_region}: ECS service {t.target_ecs_service} cannot start its tasks: {message}",
+                    fix="push the application image to the DR region's ECR repository (README, 'Publish "
+                    "the image') and rerun the failover: it resumes at this step",
+                )
+        return len(deployments) <= 1 and svc.get("runningCount", 0) >= max(
+            t.desired_count, svc.get("desiredCount", 0)
+        )
 
     def verify(self, ctx: StepContext) -> None:
         svc = self._service(ctx)
