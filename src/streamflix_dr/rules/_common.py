@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 LOGGER = logging.getLogger(__name__)
@@ -79,10 +80,18 @@ def resolve(value: Any, scenario: dict[str, bool]) -> Any:
     return value
 
 
+# The stacks' parameter sets for the DR rules alone, when ``validate`` does not hand them to cfn-lint (without
+# an environment they hold only Role and Phase, which cfn-lint's own rules resolve to every allowed value
+# anyway). cfn-lint's own parameter sets, when given, win.
+STACK_PARAMETER_SETS: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("stack_parameter_sets", default=())
+
+
 def parameter_values(cfn: Any) -> list[dict[str, Any]]:
-    """The parameter sets cfn-lint was given (``--parameters``, deployment files, ``validate``)."""
+    """The parameter sets cfn-lint was given (``--parameters``, deployment files, ``validate``), else the
+    stacks ``validate`` named for the DR rules (``STACK_PARAMETER_SETS``)."""
     sets = getattr(getattr(cfn, "context", None), "parameter_sets", None) or []
-    return [dict(s.parameters) for s in sets if isinstance(getattr(s, "parameters", None), dict)]
+    given = [dict(s.parameters) for s in sets if isinstance(getattr(s, "parameters", None), dict)]
+    return given or [dict(s) for s in STACK_PARAMETER_SETS.get()]
 
 
 def _region(cfn: Any) -> str | None:

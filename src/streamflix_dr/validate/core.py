@@ -230,6 +230,9 @@ def validate(
                     specs,
                     parameters_source=environment.source if environment else None,
                     resource_lines=lines,
+                    # Without an environment the sets hold only Role and Phase: the DR rules need them,
+                    # cfn-lint's own rules check every allowed value of both anyway.
+                    sets_for_cfn_lint=environment is not None,
                 )
             )
             timings["cfn-lint"] = timings.get("cfn-lint", 0.0) + clock() - t

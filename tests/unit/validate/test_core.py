@@ -194,25 +194,42 @@ def test_cfn_lint_failure_becomes_a_finding(tiny_template: Path) -> None:
 # ---------------------------------------------------------------- one cfn-lint run, checkov alongside
 
 
-def test_all_stacks_are_linted_in_one_cfn_lint_run(monkeypatch: Any) -> None:
-    calls: list[Any] = []
+def test_all_stacks_are_linted_in_one_cfn_lint_run(monkeypatch: Any, env_file: Any) -> None:
+    from streamflix_dr.rules import _common  # noqa: PLC0415
+
+    calls: list[tuple[Any, tuple[dict[str, Any], ...]]] = []
     real = cfnlint_runner.lint_file
 
     def counting(path: Path, config: Any = None) -> Any:
-        calls.append(config)
+        calls.append((config, _common.STACK_PARAMETER_SETS.get()))
         return real(path, config=config)
 
     monkeypatch.setattr(cfnlint_runner, "lint_file", counting)
-    result = validate([BAD_RETAIN], include_checkov=False)
-    (config,) = calls
-    assert sorted(config["regions"]) == ["eu-west-2", "us-east-1"]
-    assert [dict(s.parameters) for s in config["parameters"]] == [
+    stacks = [
         {"Role": "dr", "Phase": "base"},
         {"Role": "primary", "Phase": "full"},
         {"Role": "dr", "Phase": "full"},
     ]
+    result = validate([BAD_RETAIN], include_checkov=False)
+    ((config, for_dr_rules),) = calls
+    assert sorted(config["regions"]) == ["eu-west-2", "us-east-1"]
+    # Without an environment the sets hold only Role and Phase: the DR rules get them; cfn-lint's own rules
+    # resolve every allowed value of both instead (as a plain cfn-lint run does).
+    assert "parameters" not in config and list(for_dr_rules) == stacks
     # Nothing lost against one run per stack: the same two findings, on every stack.
     assert {f.rule_id for f in result.findings} == {"E9401"} and len(result.findings) == 2
+    assert _common.STACK_PARAMETER_SETS.get() == ()
+
+    calls.clear()
+    validate([GOOD], env=str(env_file()), include_checkov=False)
+    ((config, for_dr_rules),) = calls
+    # With an environment its values go to cfn-lint too, one parameter set per stack.
+    assert [(s.parameters["Role"], s.parameters["Phase"]) for s in config["parameters"]] == [
+        ("dr", "base"),
+        ("primary", "full"),
+        ("dr", "full"),
+    ]
+    assert for_dr_rules == ()
 
 
 def test_a_finding_from_one_stacks_values_names_that_stack(tmp_path: Path) -> None:
