@@ -23,9 +23,21 @@ pause for late log deliveries), so a drill's teardown does not wait out real sec
 clock (``regional_state``) is left alone, since other code compares it with real timestamps. Set
 STREAMFLIX_DR_EMULATOR_REAL_SLEEP=1 to sleep for real.
 
+The function's ``Timeout`` is enforced: a handler still running after ``Timeout`` seconds fails the
+invocation with Lambda's timeout error (payload ``{"errorMessage": "<time> <request id> Task timed out after
+N.00 seconds"}``, FunctionError Unhandled; the text as Lambda returns it, quoted in
+aws-samples/amazon-textract-idp-cdk-constructs#80 and alexa-samples/skill-sample-nodejs-smarthome-switch#18;
+errorType ``Sandbox.Timedout`` as the Lambda developer guide's "Troubleshoot invocation issues" names it,
+https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html#troubleshooting-timeouts).
+Time is real time plus the seconds a handler asked ``time.sleep`` for (the fast-forwarded sleeps count
+in full, so a handler that waits 10 s with a 3 s timeout times out as on AWS), and
+``context.get_remaining_time_in_millis()`` counts the same way.
+
 Limits, stated: environment variables are process-wide, so two handlers running at the same time
-with different values for one variable (including the region) see each other's; the function
-timeout is not enforced; only ``python*`` runtimes run (others fail with InvalidRuntimeException).
+with different values for one variable (including the region) see each other's; a timed-out handler cannot
+be killed inside this process: its thread is abandoned (its next ``time.sleep`` ends it; a handler busy in
+other code runs on in the background, with its result discarded); only ``python*`` runtimes run (others
+fail with InvalidRuntimeException).
 """
 
 from __future__ import annotations
@@ -60,6 +72,30 @@ _env_lock = threading.Lock()
 _env_depth = 0
 _env_saved: dict[str, str | None] = {}
 _installed = False
+
+
+class TaskTimedOutError(BaseException):
+    """Raised inside a handler's ``time.sleep`` once its time is up (BaseException: handlers' ``except
+    Exception`` do not swallow it, as nothing in a function survives Lambda's timeout)."""
+
+
+@dataclass
+class _Budget:
+    """One invocation's clock: real seconds since the start plus the seconds slept (fast-forwarded)."""
+
+    timeout_s: float
+    started: float = field(default_factory=time.monotonic)
+    slept: float = 0.0
+    expired: bool = False
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started + self.slept
+
+    def remaining(self) -> float:
+        return max(0.0, self.timeout_s - self.elapsed())
+
+
+_current = threading.local()
 
 
 class UnsupportedRuntimeError(Exception):
@@ -112,7 +148,7 @@ def get_endpoint() -> str | None:
 class LambdaContext:
     """The context object a Python handler receives (the attributes Lambda documents)."""
 
-    def __init__(self, fn: Any, timeout_s: int) -> None:
+    def __init__(self, fn: Any, timeout_s: int, budget: _Budget | None = None) -> None:
         self.function_name = fn.function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = fn.function_arn
@@ -120,10 +156,10 @@ class LambdaContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{fn.function_name}"
         self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
-        self._deadline = time.monotonic() + timeout_s
+        self._budget = budget or _Budget(float(timeout_s))
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return int(self._budget.remaining() * 1000)
 
 
 def _cfnresponse_shim(recorder: list[CfnResponse]) -> types.ModuleType:
@@ -216,8 +252,15 @@ def _function_env(fn: Any) -> dict[str, str]:
 
 
 def _sleep(seconds: float) -> None:
-    """A handler's ``time.sleep``: returns at once (see the module docstring)."""
-    time.sleep(min(max(0.0, float(seconds)), 0.01))
+    """A handler's ``time.sleep``: returns at once, but the seconds count against its timeout."""
+    seconds = max(0.0, float(seconds))
+    budget: _Budget | None = getattr(_current, "budget", None)
+    if budget is not None:
+        budget.slept += seconds
+        if budget.expired or budget.elapsed() > budget.timeout_s:
+            budget.expired = True
+            raise TaskTimedOutError()
+    time.sleep(min(seconds, 0.01))
 
 
 def _fast_forward_sleep(module: types.ModuleType) -> None:
@@ -288,12 +331,18 @@ def run(fn: Any, event: Any) -> Invocation:
         with zipfile.ZipFile(io.BytesIO(code)) as zf:
             zf.extractall(code_dir)
         logs = io.StringIO()
-        context = LambdaContext(fn, int(getattr(fn, "timeout", 3) or 3))
+        timeout_s = int(getattr(fn, "timeout", 3) or 3)
+        budget = _Budget(float(timeout_s))
+        context = LambdaContext(fn, timeout_s, budget)
         with _environment(_function_env(fn)), _function_logging(logs):
             try:
                 handler = _load_handler(fn, code_dir, shim)
-                with contextlib.redirect_stdout(logs):
-                    outcome.result = handler(event, context)
+                done = _call_with_timeout(fn, handler, event, context=context, budget=budget, logs=logs)
+                if done is None:
+                    outcome.error = _timeout_error(context, timeout_s)
+                    log.info("function %s timed out after %s s", fn.function_name, timeout_s)
+                else:
+                    outcome.result = done[0]
             except Exception as e:
                 outcome.error = {
                     "errorMessage": str(e),
@@ -303,6 +352,49 @@ def run(fn: Any, event: Any) -> Invocation:
                 log.info("function %s raised %s: %s", fn.function_name, type(e).__name__, e)
         outcome.logs = logs.getvalue()
     return outcome
+
+
+def _timeout_error(context: LambdaContext, timeout_s: int) -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    return {
+        "errorMessage": f"{now}.000Z {context.aws_request_id} Task timed out after {timeout_s:.2f} seconds",
+        "errorType": "Sandbox.Timedout",
+    }
+
+
+def _call_with_timeout(
+    fn: Any, handler: Any, event: Any, *, context: LambdaContext, budget: _Budget, logs: io.StringIO
+) -> tuple[Any] | None:
+    """Run the handler on a worker thread; its (result,), or None when it ran out of time.
+
+    An exception the handler raised is re-raised here.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        _current.budget = budget
+        try:
+            with contextlib.redirect_stdout(logs):
+                box["result"] = handler(event, context)
+        except TaskTimedOutError:
+            box["timed_out"] = True
+        except Exception as e:  # handed back to the caller's thread
+            box["error"] = e
+        finally:
+            _current.budget = None
+
+    worker = threading.Thread(target=target, name=f"lambda-{fn.function_name}", daemon=True)
+    worker.start()
+    while worker.is_alive() and not budget.expired:
+        worker.join(timeout=min(0.05, max(budget.remaining(), 0.001)))
+        if budget.remaining() <= 0:
+            budget.expired = True
+    if "error" in box:
+        raise box["error"]
+    if "result" in box and not box.get("timed_out"):
+        return (box["result"],)
+    budget.expired = True
+    return None
 
 
 def invoke_custom_resource(fn: Any, event: dict[str, Any]) -> CfnResponse:
@@ -351,7 +443,14 @@ def install() -> None:
             "X-Amz-Invocation-Type", "RequestResponse"
         )
         if inv_type != "Event":
-            return original_invoke(self, body, request_headers, response_headers)
+            result = original_invoke(self, body, request_headers, response_headers)
+            if response_headers.get("x-amz-function-error"):
+                # An exception a Python handler raises, and a timeout, are "Unhandled" (moto says
+                # "Handled"): https://docs.aws.amazon.com/lambda/latest/dg/python-exceptions.html shows
+                # "FunctionError": "Unhandled" for a raised exception;
+                # alexcasalboni/aws-lambda-power-tuning#242 shows it for a timeout.
+                response_headers["x-amz-function-error"] = "Unhandled"
+            return result
         if not str(self.run_time or "").startswith("python"):
             raise JsonRESTError(
                 "InvalidRuntimeException",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from typing import Any
 
@@ -173,3 +174,53 @@ def test_handler_without_response_fails_loudly(stacks: Stacks) -> None:
     stack = stacks.create(template)
     stacks.assert_status(stack, "ROLLBACK_COMPLETE")
     assert "without sending a response" in stack["StackStatusReason"]
+
+
+TYPES = textwrap.dedent(
+    """
+    import json
+
+    import cfnresponse
+
+
+    def handler(event, context):
+        props = event["ResourceProperties"]
+        seen = {k: [type(v).__name__, v] for k, v in props.items() if k != "ServiceToken"}
+        data = {"Seen": json.dumps(seen, sort_keys=True)}
+        cfnresponse.send(event, context, cfnresponse.SUCCESS, data, "types")
+    """
+)
+
+
+def test_resource_properties_reach_the_function_as_strings(stacks: Stacks) -> None:
+    """CloudFormation stringifies custom resource property values (numbers, booleans), nested ones too."""
+    template = {
+        "Resources": {
+            "FnRole": ROLE,
+            "TypesFn": function(TYPES),
+            "Types": {
+                "Type": "Custom::Types",
+                "Properties": {
+                    "ServiceToken": {"Fn::GetAtt": ["TypesFn", "Arn"]},
+                    "Count": 14,
+                    "Ratio": 1.5,
+                    "Enabled": True,
+                    "Off": False,
+                    "Name": "n",
+                    "Nested": {"Retries": 3, "Items": [1, True]},
+                },
+            },
+        },
+        "Outputs": {"Seen": {"Value": {"Fn::GetAtt": ["Types", "Seen"]}}},
+    }
+    stack = stacks.create(template)
+    stacks.assert_status(stack)
+    seen = json.loads(stacks.outputs(stack["StackName"])["Seen"])
+    assert seen == {
+        "Count": ["str", "14"],
+        "Ratio": ["str", "1.5"],
+        "Enabled": ["str", "true"],
+        "Off": ["str", "false"],
+        "Name": ["str", "n"],
+        "Nested": ["dict", {"Retries": "3", "Items": ["1", "true"]}],
+    }

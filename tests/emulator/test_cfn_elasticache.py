@@ -59,6 +59,19 @@ def redis(**extra: Any) -> dict[str, Any]:
     return {"Type": "AWS::ElastiCache::ReplicationGroup", "Properties": props}
 
 
+def secondary_redis(global_id: Any, **extra: Any) -> dict[str, Any]:
+    """A Global Datastore secondary: what it inherits from the primary is not set."""
+    props = {
+        "ReplicationGroupDescription": "session cache replica",
+        "GlobalReplicationGroupId": global_id,
+        "NumCacheClusters": 2,
+        "CacheSubnetGroupName": {"Ref": "CacheSubnets"},
+        "Tags": [{"Key": "app", "Value": "streamflix"}],
+    }
+    props.update(extra)
+    return {"Type": "AWS::ElastiCache::ReplicationGroup", "Properties": props}
+
+
 def primary_template() -> dict[str, Any]:
     return {
         "Resources": {**network(REGION), "Redis": redis()},
@@ -154,7 +167,7 @@ def test_global_replication_group_spans_two_stacks(stacks: Stacks) -> None:
         "Parameters": {"GlobalId": {"Type": "String"}},
         "Resources": {
             **network(PEER_REGION),
-            "Redis": redis(GlobalReplicationGroupId={"Ref": "GlobalId"}),
+            "Redis": secondary_redis({"Ref": "GlobalId"}),
         },
         "Outputs": {"RedisId": {"Value": {"Ref": "Redis"}}},
     }
@@ -184,8 +197,53 @@ def test_global_replication_group_spans_two_stacks(stacks: Stacks) -> None:
 
 
 def test_secondary_with_unknown_global_id_fails_with_reason(stacks: Stacks) -> None:
-    template = {"Resources": {**network(PEER_REGION), "Redis": redis(GlobalReplicationGroupId="ldgnf-nope")}}
+    template = {"Resources": {**network(PEER_REGION), "Redis": secondary_redis("ldgnf-nope")}}
     stack = stacks.create(copy.deepcopy(template), region=PEER_REGION)
     stacks.assert_status(stack, "ROLLBACK_COMPLETE")
     assert "Redis" in stack["StackStatusReason"]
     assert "ldgnf-nope" in stack["StackStatusReason"]
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [
+        ("AtRestEncryptionEnabled", True),
+        ("TransitEncryptionEnabled", True),
+        ("TransitEncryptionMode", "required"),
+        ("Engine", "redis"),
+        ("EngineVersion", "7.1"),
+        ("CacheNodeType", "cache.r6g.large"),
+        ("CacheParameterGroupName", "default.redis7"),
+        ("MultiAZEnabled", True),
+        ("AutomaticFailoverEnabled", True),
+    ],
+)
+def test_secondary_refuses_what_it_inherits_from_the_global_datastore(
+    stacks: Stacks, prop: str, value: Any
+) -> None:
+    template = {"Resources": {**network(PEER_REGION), "Redis": secondary_redis("ldgnf-any", **{prop: value})}}
+    stack = stacks.create(template, region=PEER_REGION)
+    stacks.assert_status(stack, "ROLLBACK_COMPLETE")
+    assert (
+        "Cannot use the given parameters when creating new replication group in an existing global "
+        "replication group." in stack["StackStatusReason"]
+    )
+    assert prop in stack["StackStatusReason"]
+
+
+@pytest.mark.parametrize(
+    "rg_id",
+    ["x" * 41, "1starts-with-digit", "double--hyphen", "ends-with-hyphen-", "under_score"],
+)
+def test_replication_group_id_outside_the_api_rules_is_refused_not_cut(stacks: Stacks, rg_id: str) -> None:
+    template = {"Resources": {**network(REGION), "Redis": redis(ReplicationGroupId=rg_id)}}
+    stack = stacks.create(template)
+    stacks.assert_status(stack, "ROLLBACK_COMPLETE")
+    assert "Invalid replication group id" in stack["StackStatusReason"]
+
+
+def test_replication_group_id_of_40_characters_is_kept_whole(stacks: Stacks) -> None:
+    rg_id = f"sessions-{uuid.uuid4().hex[:8]}".ljust(40, "x")
+    stack = stacks.create({"Resources": {**network(REGION), "Redis": redis(ReplicationGroupId=rg_id)}})
+    stacks.assert_status(stack)
+    assert stacks.physical_id(stack["StackName"], "Redis") == rg_id

@@ -537,11 +537,29 @@ def test_efs_access_point_ref_and_replication_properties(stacks: Stacks) -> None
     reps = efs.describe_replication_configurations(FileSystemId=out["Fs"])["Replications"]
     assert [d["FileSystemId"] for d in reps[0]["Destinations"]] == [dest_fs]
 
-    stacks.delete(src["StackName"])  # the replication goes first, then the file system
+    # As on AWS, neither side of a replication can be deleted: the stack delete fails with the reason
+    # and the replication stays (it is never removed silently).
+    stacks.delete(src["StackName"])
+    failed = stacks.describe(src["StackId"])
+    stacks.assert_status(failed, "DELETE_FAILED")
+    assert (
+        f"You cannot delete file system '{out['Fs']}' because it is in a replication configuration"
+        in (failed["StackStatusReason"])
+    )
+    stacks.delete(dest["StackName"], region=peer)
+    failed = stacks.describe(dest["StackId"], region=peer)
+    stacks.assert_status(failed, "DELETE_FAILED")
+    assert f"'{dest_fs}' because it is in a replication configuration" in failed["StackStatusReason"]
+    assert efs.describe_replication_configurations(FileSystemId=out["Fs"])["Replications"]
+
+    efs.delete_replication_configuration(SourceFileSystemId=out["Fs"])
+    stacks.delete(src["StackName"])
     assert stacks.describe(src["StackId"])["StackStatus"] == "DELETE_COMPLETE"
     with pytest.raises(ClientError) as err:
         efs.describe_file_systems(FileSystemId=out["Fs"])
     assert err.value.response["Error"]["Code"] == "FileSystemNotFound"
+    stacks.delete(dest["StackName"], region=peer)
+    assert stacks.describe(dest["StackId"], region=peer)["StackStatus"] == "DELETE_COMPLETE"
 
 
 def test_network_stack_deletes_completely(stacks: Stacks) -> None:

@@ -102,7 +102,7 @@ def test_request_response_returns_the_handler_result(factory: Any, function: str
 def test_handler_exception_is_a_function_error(factory: Any, function: str) -> None:
     resp = factory.client("lambda", REGION).invoke(FunctionName=function, Payload=json.dumps({"boom": True}))
     assert resp["StatusCode"] == 200
-    assert resp["FunctionError"] in ("Handled", "Unhandled")
+    assert resp["FunctionError"] == "Unhandled"
     body = json.loads(resp["Payload"].read())
     assert body["errorType"] == "RuntimeError"
     assert body["errorMessage"] == "exploded on purpose"
@@ -191,6 +191,7 @@ def test_handler_sleep_is_fast_forwarded_and_leaves_the_emulated_clock(factory: 
         Role=role,
         Handler="index.handler",
         Code={"ZipFile": package({"index.py": code})},
+        Timeout=60,  # the 30 s it sleeps count against its timeout
     )
     offset_before = regional_state.now() - time.time()
     assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == [
@@ -222,3 +223,49 @@ def test_handler_logging_stays_out_of_the_host_process(factory: Any, role: str) 
     # The function's root-level change and its records did not leak into this process.
     assert (root.level, root.handlers) == (level, handlers)
     assert "inside the function" in base64.b64decode(response.get("LogResult", "")).decode()
+
+
+def _timeout_function(factory: Any, role: str, code: str, timeout: int) -> str:
+    name = f"slow-{uuid.uuid4().hex[:6]}"
+    factory.client("lambda", REGION).create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": package({"index.py": code})},
+        Timeout=timeout,
+    )
+    return name
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    time.sleep(10)\n    return 'finished'\n",
+        # A handler cannot catch Lambda's timeout.
+        "    try:\n        time.sleep(10)\n    except Exception:\n        return 'caught'\n"
+        "    return 'finished'\n",
+        # Real time counts too (a wait that is not time.sleep).
+        "    threading.Event().wait(5)\n    return 'finished'\n",
+    ],
+    ids=["sleep", "sleep-in-try", "blocking-wait"],
+)
+def test_a_handler_running_past_its_timeout_fails_the_invocation(factory: Any, role: str, body: str) -> None:
+    code = "import threading\nimport time\n\ndef handler(e, c):\n" + body
+    timeout = 1 if "Event" in body else 3
+    name = _timeout_function(factory, role, code, timeout)
+    resp = factory.client("lambda", REGION).invoke(FunctionName=name, Payload=b"{}")
+    assert resp.get("FunctionError") == "Unhandled"
+    body_out = json.loads(resp["Payload"].read())
+    assert body_out["errorMessage"].endswith(f"Task timed out after {timeout}.00 seconds")
+    assert body_out["errorType"] == "Sandbox.Timedout"
+
+
+def test_remaining_time_counts_the_seconds_slept(factory: Any, role: str) -> None:
+    code = (
+        "import time\n\ndef handler(e, c):\n    time.sleep(4)\n    return c.get_remaining_time_in_millis()\n"
+    )
+    name = _timeout_function(factory, role, code, 10)
+    resp = factory.client("lambda", REGION).invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in resp
+    assert json.loads(resp["Payload"].read()) <= 6000

@@ -9,6 +9,10 @@ from typing import Any, ClassVar
 log = logging.getLogger(__name__)
 
 
+class CustomNameReplacementError(Exception):
+    """A replacement of a resource whose name the template fixes."""
+
+
 class CfnResource:
     """Mixin placed before moto's ``CloudFormationModel`` in each model's bases.
 
@@ -21,6 +25,11 @@ class CfnResource:
     NAME_PROPERTY: ClassVar[str] = ""
     # Fn::GetAtt attribute names, from the "Return values" section of the type's CFN reference page.
     ATTRIBUTES: ClassVar[frozenset[str]] = frozenset()
+    # Properties the model's update applies in place. None: not declared (the update handles every
+    # property itself). When declared, a change to any other property fails the update loudly
+    # (fixes.stack_failures), unless it is createOnly and the model replaces the resource (REPLACES).
+    IN_PLACE: ClassVar[frozenset[str] | None] = None
+    REPLACES: ClassVar[bool] = True
 
     account_id: str
     region_name: str
@@ -72,15 +81,26 @@ class CfnResource:
         account_id: str,
         region_name: str,
     ) -> Any:
-        """Default update: replacement (delete, then create with the kept or new name).
+        """Default update: replacement (delete, then create with a new generated name).
 
         Models whose properties update in place override this.
         """
         props = cloudformation_json.get("Properties", {})
         name = props.get(cls.NAME_PROPERTY) if cls.NAME_PROPERTY else None
+        if name and str(name).lower() == str(original_resource.physical_resource_id).lower():
+            # CloudFormation creates the replacement before deleting the old resource, so a custom name
+            # cannot be kept: "CloudFormation cannot update a stack when a custom-named resource requires
+            # replacing. Rename <name> and update the stack again." (UserGuide, "Name type": "If you must
+            # replace the resource, specify a new name";
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html)
+            raise CustomNameReplacementError(
+                "CloudFormation cannot update a stack when a custom-named resource requires replacing. "
+                f"Rename {name} and update the stack again."
+            )
         original_resource.delete(account_id, region_name)
         return cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
-            name or original_resource.physical_resource_id,
+            # Without a custom name the replacement gets a new generated one, as in CloudFormation.
+            name or new_resource_name,
             cloudformation_json,
             account_id,
             region_name,

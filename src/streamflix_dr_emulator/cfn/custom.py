@@ -11,6 +11,10 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-clou
 moto runs the function in Docker and waits for the PUT; this model runs the handler through
 ``streamflix_dr_emulator.lambda_runtime`` and reads the response from its ``cfnresponse`` shim.
 Only Lambda ServiceTokens are supported (an SNS topic token fails the resource, loudly).
+``ResourceProperties``/``OldResourceProperties`` reach the function as CloudFormation sends them: every
+scalar a string (numbers as their text, booleans as "true"/"false"), lists and objects kept as such
+(aws-cloudformation/cloudformation-coverage-roadmap#1037, aws/aws-cdk#4000 "custom resource properties are
+always stringified by CloudFormation", aws/aws-cdk#15249).
 """
 
 from __future__ import annotations
@@ -28,6 +32,19 @@ from streamflix_dr_emulator.cfn._common import CfnResource, patch_attr
 log = logging.getLogger(__name__)
 
 _installed = False
+
+
+def as_sent(value: Any) -> Any:
+    """A property value as CloudFormation sends it to a custom resource (scalars stringified)."""
+    if isinstance(value, dict):
+        return {str(k): as_sent(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_sent(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
 
 
 class CustomResourceFailedError(Exception):
@@ -94,12 +111,12 @@ class LambdaCustomResource(CfnResource, CloudFormationModel):
             "RequestId": str(uuid.uuid4()),
             "LogicalResourceId": logical_id,
             "ResourceType": resource_type,
-            "ResourceProperties": properties,
+            "ResourceProperties": as_sent(properties),
         }
         if physical_id is not None:
             event["PhysicalResourceId"] = physical_id
         if old_properties is not None:
-            event["OldResourceProperties"] = old_properties
+            event["OldResourceProperties"] = as_sent(old_properties)
         response = lambda_runtime.invoke_custom_resource(fn, event)
         log.info("custom resource %s %s -> %s", logical_id, request_type, response.status)
         if response.status != lambda_runtime.SUCCESS:

@@ -19,6 +19,7 @@ and membership), and the global model calls its public functions.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
@@ -35,6 +36,60 @@ from streamflix_dr_emulator.cfn._common import (
 )
 
 log = logging.getLogger(__name__)
+
+# Properties a secondary inherits from its Global Datastore's primary; CreateReplicationGroup with
+# GlobalReplicationGroupId refuses them: InvalidParameterCombination "Cannot use the given parameters when
+# creating new replication group in an existing global replication group." (AWS's text, quoted in
+# umotif-public/terraform-aws-elasticache-redis#31 and hashicorp/terraform-provider-aws#24854, #20893;
+# terraform-provider-aws internal/service/elasticache/replication_group.go declares these as ConflictsWith
+# global_replication_group_id; API reference CreateReplicationGroup, GlobalReplicationGroupId,
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html;
+# awsdocs/aws-cloudformation-user-guide#1117: Engine, EngineVersion, AtRestEncryptionEnabled "are
+# prepopulated to match the primary cluster").
+INHERITED_FROM_GLOBAL = (
+    "AtRestEncryptionEnabled",
+    "TransitEncryptionEnabled",
+    "TransitEncryptionMode",
+    "Engine",
+    "EngineVersion",
+    "CacheNodeType",
+    "CacheParameterGroupName",
+    "MultiAZEnabled",
+    "AutomaticFailoverEnabled",
+)
+GLOBAL_COMBINATION_MESSAGE = (
+    "Cannot use the given parameters when creating new replication group in an existing global "
+    "replication group."
+)
+# ReplicationGroupId (CreateReplicationGroup): 1-40 alphanumeric characters or hyphens, first a letter, no
+# trailing hyphen, no two consecutive hyphens; stored lower-case.
+_REPLICATION_GROUP_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$")
+
+
+def check_replication_group_id(value: str) -> None:
+    """Refuse a ReplicationGroupId CreateReplicationGroup refuses (InvalidParameterValue)."""
+    from moto.elasticache.exceptions import InvalidParameterValueException  # noqa: PLC0415
+
+    if not 1 <= len(value) <= 40 or not _REPLICATION_GROUP_ID.match(value) or value.endswith("-"):
+        raise InvalidParameterValueException(
+            f"Invalid replication group id: {value!r}. ReplicationGroupId must contain 1 to 40 alphanumeric "
+            "characters or hyphens, begin with a letter, and neither end with a hyphen nor contain two "
+            "consecutive hyphens."
+        )
+
+
+def check_global_secondary(props: dict[str, Any]) -> None:
+    """Refuse inherited properties on a replication group joining a Global Datastore."""
+    from moto.elasticache.exceptions import InvalidParameterCombinationException  # noqa: PLC0415
+
+    if not props.get("GlobalReplicationGroupId"):
+        return
+    given = [p for p in INHERITED_FROM_GLOBAL if props.get(p) is not None]
+    if given:
+        raise InvalidParameterCombinationException(
+            f"{GLOBAL_COMBINATION_MESSAGE} (GlobalReplicationGroupId with {', '.join(given)}: a secondary "
+            "inherits these from the Global Datastore's primary)"
+        )
 
 
 def _backend(account_id: str, region_name: str) -> Any:
@@ -111,6 +166,19 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
 
     CFN_TYPE = "AWS::ElastiCache::ReplicationGroup"
     NAME_PROPERTY = "ReplicationGroupId"
+    # What ModifyReplicationGroup applies here; other updatable properties (EngineVersion, NumCacheClusters,
+    # SecurityGroupIds, AuthToken, TransitEncryption*, ...) fail the update loudly; createOnly ones replace.
+    IN_PLACE = frozenset(
+        {
+            "ReplicationGroupDescription",
+            "Engine",
+            "CacheNodeType",
+            "AutomaticFailoverEnabled",
+            "MultiAZEnabled",
+            "SnapshotRetentionLimit",
+            "Tags",
+        }
+    )
     ATTRIBUTES = frozenset(
         {
             "PrimaryEndPoint.Address",
@@ -164,8 +232,16 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
         **kwargs: Any,
     ) -> ElastiCacheReplicationGroup:
         props = cloudformation_json.get("Properties", {})
-        # ReplicationGroupId: 1-40 characters: lower-case letters, digits, hyphens (CreateReplicationGroup).
-        rg_id = generated_name(resource_name, 40, lower=True)
+        check_global_secondary(props)
+        if props.get("ReplicationGroupId"):
+            # A given id is used as given (lower-cased), never cut to fit.
+            check_replication_group_id(str(props["ReplicationGroupId"]))
+            rg_id = str(props["ReplicationGroupId"]).lower()
+        else:
+            # A generated id fits the same rules (CloudFormation generates a valid one).
+            rg_id = generated_name(resource_name, 40, lower=True).replace("--", "-")
+            if not rg_id[:1].isalpha():
+                rg_id = f"r{rg_id[1:]}"
         # A secondary joins its global datastore through CreateReplicationGroup's
         # GlobalReplicationGroupId (elasticache_global checks the datastore and the region).
         global_id = props.get("GlobalReplicationGroupId")
@@ -236,10 +312,28 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
         region_name: str,
     ) -> Any:
         props = cloudformation_json.get("Properties", {})
+        changed = set(getattr(original_resource, "_streamflix_changed", None) or [])
+        from streamflix_dr_emulator.fixes.stack_failures import create_only_properties  # noqa: PLC0415
+
         wanted = props.get("ReplicationGroupId")
-        if wanted and wanted.lower() != original_resource.physical_resource_id:
+        if (wanted and wanted.lower() != original_resource.physical_resource_id) or (
+            changed & create_only_properties(region_name, cls.CFN_TYPE)
+        ):
+            check_global_secondary(props)
             return super().update_from_cloudformation_json(
                 original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
+        node_settings = changed & {"Engine", "CacheNodeType", "AutomaticFailoverEnabled", "MultiAZEnabled"}
+        global_id = getattr(original_resource.group, "global_replication_group_id", "")
+        if node_settings and global_id:
+            from moto.elasticache.exceptions import InvalidParameterValueException  # noqa: PLC0415
+
+            # ModifyReplicationGroup on a Global Datastore member: "Cluster [<id>] is part of a global
+            # cluster [<global id>]. Request rejected." (hashicorp/terraform-provider-aws#27875,
+            # crossplane-contrib/provider-upjet-aws#1595); they go through ModifyGlobalReplicationGroup.
+            raise InvalidParameterValueException(
+                f"Cluster [{original_resource.physical_resource_id}] is part of a global cluster "
+                f"[{global_id}]. Request rejected."
             )
         # These update in place through ModifyReplicationGroup.
         _backend(account_id, region_name).modify_replication_group(
@@ -290,6 +384,9 @@ class ElastiCacheGlobalReplicationGroup(CfnResource, CloudFormationModel):
 
     CFN_TYPE = "AWS::ElastiCache::GlobalReplicationGroup"
     ATTRIBUTES = frozenset({"GlobalReplicationGroupId", "Status"})
+    # ModifyGlobalReplicationGroup is not modelled: any property change fails the update loudly.
+    IN_PLACE = frozenset[str]()
+    REPLACES = False
 
     def __init__(self, global_id: str) -> None:
         self.global_id = global_id

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import importlib
 
-# In install order: stack_failures first, so every later failure surfaces as a stack status.
+# In install order: property_limits wraps moto's resource create/update innermost, stack_failures
+# around it, so every later failure (validation included) surfaces as a stack status.
 FIX_MODULES: tuple[str, ...] = (
+    "property_limits",
     "stack_failures",
     "delete_order",
     "conditions",
+    "stack_names",
     "kms",
     "rds",
     "ec2",
@@ -22,6 +25,9 @@ FIX_MODULES: tuple[str, ...] = (
     "properties",
     "encryption",
     "ecs",
+    "ecs_images",
+    "iam",
+    "lambda_function",
     "ecr",
     "backup",
 )

@@ -8,8 +8,14 @@
   without replacement
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-efs-filesystem.html).
   moto ignores both; they are applied through ``streamflix_dr_emulator.efs_replication`` (the EFS
-  replication API of this package). Deleting the file system first deletes its replication, as
-  DeleteFileSystem refuses a file system in a replication configuration.
+  replication API of this package).
+- Deleting a file system that is in a replication configuration, as source (even one whose own
+  ``ReplicationConfiguration`` property made it) or destination, fails as on AWS: the CloudFormation
+  handler reports GeneralServiceException "You cannot delete file system '<id>' because it is in a
+  replication configuration" (pulumi/pulumi-aws-native#2682, which goes through the same CloudFormation
+  handler via Cloud Control; EFS user guide "Deleting a replication configuration": delete the
+  replication before either file system, https://docs.aws.amazon.com/efs/latest/ug/delete-replications.html).
+  The stack delete then ends DELETE_FAILED with that reason; the replication is never removed silently.
 """
 
 from __future__ import annotations
@@ -22,6 +28,18 @@ from streamflix_dr_emulator.cfn._common import patch_attr
 log = logging.getLogger(__name__)
 
 _installed = False
+
+
+class FileSystemInReplicationError(Exception):
+    """DeleteFileSystem of a file system that is a replication source or destination."""
+
+    def __init__(self, fs_id: str, role: str, peer: str) -> None:
+        self.message = (
+            f"You cannot delete file system '{fs_id}' because it is in a replication configuration "
+            f"(it is the {role}; the other side is {peer}). Delete the replication configuration first "
+            "(DeleteReplicationConfiguration), then the file system."
+        )
+        super().__init__(self.message)
 
 
 def _replication(props: dict[str, Any]) -> list[dict[str, Any]]:
@@ -114,8 +132,13 @@ def install() -> None:
         backend = efs_backends[account_id][region_name]
         if self.file_system_id not in backend.file_systems_by_id:
             return
-        if efs_replication.find(account_id, region_name, self.file_system_id) is not None:
-            efs_replication.delete_replication(account_id, region_name, self.file_system_id)
+        rep = efs_replication.find(account_id, region_name, self.file_system_id)
+        if rep is not None:
+            if (rep.source_region, rep.source_id) == (region_name, self.file_system_id):
+                role, peer = "source", f"{rep.destination_id} in {rep.destination_region}"
+            else:
+                role, peer = "destination", f"{rep.source_id} in {rep.source_region}"
+            raise FileSystemInReplicationError(self.file_system_id, role, peer)
         backend.delete_file_system(self.file_system_id)
 
     patch_attr(FileSystem, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))

@@ -14,6 +14,13 @@ CloudFormation instead accepts the call, fails the resource, and rolls the stack
   deletable again) with the reason, instead of an HTTP 500.
 - A rolled-back or deleted stack has no outputs, and listing its resources never re-creates them
   (moto's resource map is lazy and would).
+- A property change on a resource type whose moto model has no update handler (moto's
+  ``parse_and_update_resource`` returns None when ``update_from_cloudformation_json`` is abstract, and
+  the stack reported UPDATE_COMPLETE with nothing changed) fails the update: UPDATE_FAILED naming the
+  type, the changed properties and whether CloudFormation would update them in place or replace the
+  resource (createOnlyProperties of cfn-lint's bundled provider schema for the region). The resolved
+  properties are recorded when the resource is created and compared on update, so a parameter change that
+  does not change the resolved value is no change, as in CloudFormation.
 Known limit: the emulator cannot restore the previous resource state on an update rollback; it
 reports the failure and keeps whatever was applied.
 """
@@ -42,6 +49,64 @@ class UnsupportedResourceTypeError(Exception):
         )
 
 
+class UnsupportedUpdateError(Exception):
+    """A property of a type without an update handler in moto (or the extension) changed."""
+
+    def __init__(self, resource_type: str, region: str, changed: list[str]) -> None:
+        create_only = create_only_properties(region, resource_type)
+        replaced = [p for p in changed if p in create_only]
+        in_place = [p for p in changed if p not in create_only]
+        how = []
+        if replaced:
+            how.append(f"{', '.join(replaced)} require(s) replacement on AWS")
+        if in_place:
+            how.append(f"{', '.join(in_place)} update(s) in place on AWS")
+        self.message = (
+            f"The StreamFlix DR emulator cannot update {resource_type}: changed properties "
+            f"{', '.join(changed)} ({'; '.join(how)}), and neither moto 5.2.5 nor the extension applies "
+            "that change. "
+            "Add an update to streamflix_dr_emulator (fixes/ or cfn/), or recreate the stack"
+        )
+        super().__init__(self.message)
+
+
+def create_only_properties(region: str, resource_type: str) -> set[str]:
+    """Top-level createOnlyProperties of the type, from cfn-lint's provider schema for the region."""
+    try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # noqa: PLC0415
+
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
+    except Exception as e:  # an unknown type or region: say nothing rather than guess
+        log.debug("no cfn-lint schema for %s in %s: %s", resource_type, region, e)
+        return set()
+    return {p.split("/")[2] for p in schema.get("createOnlyProperties", []) if p.startswith("/properties/")}
+
+
+def _plain(value: Any) -> Any:
+    """Resolved properties in a comparable form (a model object compares by its physical id)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return f"<{type(value).__name__} {getattr(value, 'physical_resource_id', id(value))}>"
+
+
+def resolved_properties(logical_id: str, resource_json: dict[str, Any], resources_map: Any) -> Any:
+    """The resource's properties with Ref/GetAtt/Fn::* resolved against ``resources_map``, or None."""
+    from moto.cloudformation import parsing  # noqa: PLC0415
+
+    try:
+        parsed = parsing.parse_resource(resource_json, resources_map)
+    except Exception as e:
+        log.debug("could not resolve the properties of %s: %s", logical_id, e)
+        return None
+    if not parsed:
+        return None
+    return _plain(parsed[1].get("Properties") or {})
+
+
 def describe_error(error: BaseException) -> str:
     """The human message of a moto/botocore/Python error, without the class-name noise."""
     for attr in ("message", "description"):
@@ -49,6 +114,43 @@ def describe_error(error: BaseException) -> str:
         if isinstance(value, str) and value and "<" not in value[:1]:
             return value
     return str(error) or type(error).__name__
+
+
+def changed_properties(before: Any, after: Any) -> list[str] | None:
+    """Top-level property names that differ, or None when either side is unknown."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return None
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def _check_declared_update(logical_id: str, resource_json: dict[str, Any], resources_map: Any) -> None:
+    """Refuse a change a project model declares it cannot apply (``CfnResource.IN_PLACE``)."""
+    from moto.cloudformation import parsing  # noqa: PLC0415
+
+    cls = parsing.resource_class_from_type(resource_json.get("Type", ""))
+    in_place = getattr(cls, "IN_PLACE", None)
+    if in_place is None:
+        return
+    previous = resources_map._parsed_resources.get(logical_id)
+    before = getattr(previous, "_streamflix_applied_properties", None)
+    changed = changed_properties(before, resolved_properties(logical_id, resource_json, resources_map))
+    if changed is None:
+        changed = ["(properties could not be compared)"]
+    region = resources_map._region_name
+    create_only = create_only_properties(region, resource_json.get("Type", ""))
+    replaces = bool(getattr(cls, "REPLACES", True))
+    refused = [p for p in changed if p not in in_place and not (replaces and p in create_only)]
+    if refused:
+        raise UnsupportedUpdateError(resource_json.get("Type", ""), region, refused)
+    if previous is not None:
+        previous._streamflix_changed = changed
+
+
+def _record(resource: Any, properties: Any) -> None:
+    try:
+        resource._streamflix_applied_properties = properties
+    except Exception as e:  # a model that refuses attributes: its updates cannot be compared
+        log.debug("cannot record properties on %r: %s", resource, e)
 
 
 def _annotate(error: BaseException, logical_id: str, resource_type: str) -> None:
@@ -173,10 +275,14 @@ def install() -> None:
         logical_id: str, resource_json: dict[str, Any], *args: Any, **kw: Any
     ) -> Any:
         try:
-            return original_create(logical_id, resource_json, *args, **kw)
+            resource = original_create(logical_id, resource_json, *args, **kw)
         except Exception as e:
             _annotate(e, logical_id, resource_json.get("Type", ""))
             raise
+        resources_map = args[0] if args else kw.get("resources_map")
+        if resource is not None and resources_map is not None:
+            _record(resource, resolved_properties(logical_id, resource_json, resources_map))
+        return resource
 
     patch_attr(parsing, "parse_and_create_resource", parse_and_create_resource)
 
@@ -186,20 +292,30 @@ def install() -> None:
         logical_id: str, resource_json: dict[str, Any], resources_map: Any, *args: Any, **kw: Any
     ) -> Any:
         try:
+            _check_declared_update(logical_id, resource_json, resources_map)
             updated = original_update(logical_id, resource_json, resources_map, *args, **kw)
         except Exception as e:
             _annotate(e, logical_id, resource_json.get("Type", ""))
             raise
         if updated is None:
-            # moto returns None for types without an update, and the caller then stores None
-            # as the resource: later Refs resolve to nothing and the delete skips it. Keep the
-            # resource as it was and say so.
-            log.warning(
-                "the emulator cannot update %s (%s) in place; it keeps its previous properties",
-                logical_id,
-                resource_json.get("Type"),
-            )
-            return resources_map._parsed_resources.get(logical_id)
+            # moto returns None for types without an update (and the caller would store None as the
+            # resource). Nothing changed: keep the resource. A property changed: fail, loudly.
+            previous = resources_map._parsed_resources.get(logical_id)
+            before = getattr(previous, "_streamflix_applied_properties", None)
+            after = resolved_properties(logical_id, resource_json, resources_map)
+            if before is None or after is None or before != after:
+                changed = (
+                    sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+                    if isinstance(before, dict) and isinstance(after, dict)
+                    else ["(properties could not be compared)"]
+                )
+                error = UnsupportedUpdateError(
+                    resource_json.get("Type", ""), resources_map._region_name, changed
+                )
+                _annotate(error, logical_id, resource_json.get("Type", ""))
+                raise error
+            return previous
+        _record(updated, resolved_properties(logical_id, resource_json, resources_map))
         return updated
 
     patch_attr(parsing, "parse_and_update_resource", parse_and_update_resource)
