@@ -8,6 +8,7 @@ the template builds them; the tests run in file order (the last one fails the DR
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import ssl
@@ -300,7 +301,14 @@ def world(engines_on: str) -> Iterator[World]:
     try:
         yield World(endpoint, primary, dr)
     finally:
-        ecs_tasks.stop_all()
+        # The session emulator keeps its state: leave no service that would start tasks in a later module.
+        for side in (primary, dr):
+            with contextlib.suppress(Exception):
+                aws(endpoint, "ecs", side.region).delete_service(
+                    cluster=side.cluster, service=side.service, force=True
+                )
+        ecs_tasks.forget_all()
+        alb.forget_all()
         ecs_tasks.configure(time_scale=1.0)
 
 
