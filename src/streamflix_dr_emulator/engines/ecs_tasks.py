@@ -32,9 +32,11 @@ With engines on (:func:`streamflix_dr_emulator.engines.enabled`), an ECS service
   emulated clock makes checks due), multiplied by :func:`configure`'s ``time_scale`` (1.0 by default; a
   drill or test sets it below 1 to run the same check counts faster). DescribeTargetHealth answers the
   checker's state: ``initial`` (``Elb.RegistrationInProgress`` before the first check,
-  ``Elb.InitialHealthChecking`` after), ``healthy`` after ``HealthyThresholdCount`` consecutive passes,
-  ``unhealthy`` after ``UnhealthyThresholdCount`` consecutive failures (``Target.ResponseCodeMismatch``,
-  ``Target.Timeout``, ``Target.FailedHealthChecks``). Codes and states:
+  ``Elb.InitialHealthChecking`` after), ``healthy`` after one passed check for a newly registered
+  target ("After your target is registered, it must pass one health check to be considered healthy")
+  and after ``HealthyThresholdCount`` consecutive passes for an unhealthy one, ``unhealthy`` after
+  ``UnhealthyThresholdCount`` consecutive failures (``Target.ResponseCodeMismatch``, ``Target.Timeout``,
+  ``Target.FailedHealthChecks``). Codes and states:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html; thresholds:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html.
 * **Scaling**: CreateService, UpdateService (and anything else that changes ``desiredCount``, e.g.
@@ -584,7 +586,10 @@ def _check(task: AppTask, health: TargetHealth, tg: Any) -> None:
         if passed:
             health.passes += 1
             health.failures = 0
-            if health.state != "healthy" and health.passes >= int(tg.healthy_threshold_count):
+            # A newly registered target is healthy after one passed check; an unhealthy one after
+            # HealthyThresholdCount consecutive passes (target-group-health-checks, module docstring).
+            needed = 1 if health.state == "initial" else int(tg.healthy_threshold_count)
+            if health.state != "healthy" and health.passes >= needed:
                 health.state, health.reason, health.description = "healthy", None, None
                 health.healthy_since = time.monotonic()
             elif health.state == "initial":

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from api_support import aws, uid
 
-from streamflix_dr_emulator import engines
+from streamflix_dr_emulator import engines, regional_state
 from streamflix_dr_emulator.engines import alb, ecs_tasks, rds_hooks
 
 PRIMARY = "eu-west-2"
@@ -419,6 +419,67 @@ def test_missing_image_starts_no_process(world: World) -> None:
     assert described["realTasks"] == 0
     assert "CannotPullContainerError" in (described["failure"] or "")
     ecs.delete_service(cluster=side.cluster, service=name, force=True)
+
+
+def test_unhealthy_after_the_threshold_on_the_emulated_clock_and_the_alb_fails_open(world: World) -> None:
+    """A task whose database port is closed: its /health answers 503, it turns unhealthy exactly at the
+    third consecutive failed check (UnhealthyThresholdCount 3), each check made due by advancing the
+    emulated clock one 15 s interval (time_scale 1), and the ALB, with no healthy target, fails open."""
+    suffix = uid("u")
+    closed = {"Address": world.primary.extra["db"]["Address"], "Port": 9}  # discard port: nothing listens
+    ecs_tasks.configure(time_scale=1.0)
+    try:
+        side = _service_side(
+            world.endpoint,
+            PRIMARY,
+            suffix,
+            role="primary",
+            db=closed,
+            db_secret=_secrets(world.endpoint, PRIMARY, suffix)[0],
+            redis_secret=f"streamflix-redis-auth-{suffix}",
+            redis=_redis(world.endpoint, PRIMARY),
+            fs_id=world.primary.fs_id,
+            desired=1,
+        )
+        (task,) = ecs_tasks.tasks(PRIMARY, side.service)
+        health = task.health[side.target_group]
+        wait_for(lambda: health.checks >= 1, "the check made at registration")
+        assert health.state == "initial"
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+
+        def answers() -> bool:
+            conn = http.client.HTTPSConnection(task.address, task.port, timeout=5, context=context)
+            try:
+                conn.request("GET", "/health")
+                return conn.getresponse().status == 503
+            except OSError:
+                return False
+            finally:
+                conn.close()
+
+        wait_for(answers, "the app answering 503 (its database is unreachable)")
+        while health.state == "initial":
+            before = health.checks
+            assert before < 3, "still initial after three failed checks"
+            regional_state.advance(15)
+            wait_for(lambda b=before: health.checks > b, "the check the clock made due")
+        assert (health.state, health.checks, health.failures) == ("unhealthy", 3, 3)
+        described = world.client("elbv2", PRIMARY).describe_target_health(TargetGroupArn=side.target_group)
+        (target,) = described["TargetHealthDescriptions"]
+        assert target["TargetHealth"] == {
+            "State": "unhealthy",
+            "Reason": "Target.ResponseCodeMismatch",
+            "Description": "Health checks failed with these codes: [503]",
+        }
+        status, body = request(side.dns_name, "GET", "/health")
+        assert status == 503
+        assert json.loads(body)["failed"] == ["db"]  # the app's answer: the ALB failed open to the target
+        world.client("ecs", PRIMARY).delete_service(cluster=side.cluster, service=side.service, force=True)
+        assert task.process.poll() is not None
+    finally:
+        ecs_tasks.configure(time_scale=0.05)
 
 
 def test_scaling_to_zero_deregisters_and_stops_the_processes(world: World) -> None:
