@@ -156,6 +156,7 @@ class AppTask:
     media_dir: Path | None
     started: float = field(default_factory=time.monotonic)
     health: dict[str, TargetHealth] = field(default_factory=dict)
+    container_name: str = ""
     frozen: bool = False
     stopped: bool = False
 
@@ -412,13 +413,8 @@ def _start_task(backend: Any, service: Any, td: Any) -> AppTask:
         log_path=log_path,
         media_dir=media,
     )
-    container_name = _get(container, "name", "Name")
-    for lb in getattr(service, "load_balancers", None) or []:
-        arn = _get(lb, "targetGroupArn", "TargetGroupArn")
-        if not arn or _get(lb, "containerName", "ContainerName", default=container_name) != container_name:
-            continue
-        _register_target(account_id, region, str(arn), address, port)
-        task.health[str(arn)] = TargetHealth(str(arn), next_due=regional_state.now())
+    task.container_name = str(_get(container, "name", "Name", default=""))
+    _sync_targets(task, service)
     engines.register(region, task)
     log.info("ECS %s/%s: task %s pid %d on %s:%d", region, service.name, task_id, process.pid, address, port)
     return task
@@ -432,6 +428,29 @@ def _elbv2(account_id: str, region: str) -> Any:
 
 def _register_target(account_id: str, region: str, arn: str, address: str, port: int) -> None:
     _elbv2(account_id, region).register_targets(arn, [{"Id": address, "Port": port}])
+
+
+def _sync_targets(task: AppTask, service: Any) -> None:
+    """Register the task in the target groups of the service's ``loadBalancers`` (they may be set after
+    CreateService: the CloudFormation model adds them), deregister it from groups no longer there."""
+    wanted = []
+    for lb in getattr(service, "load_balancers", None) or []:
+        arn = _get(lb, "targetGroupArn", "TargetGroupArn")
+        if (
+            arn
+            and _get(lb, "containerName", "ContainerName", default=task.container_name) == task.container_name
+        ):
+            wanted.append(str(arn))
+    for arn in wanted:
+        if arn not in task.health:
+            _register_target(task.account_id, task.region, arn, task.address, task.port)
+            task.health[arn] = TargetHealth(arn, next_due=regional_state.now())
+    for arn in [a for a in task.health if a not in wanted]:
+        with contextlib.suppress(Exception):
+            _elbv2(task.account_id, task.region).deregister_targets(
+                arn, [{"Id": task.address, "Port": task.port}]
+            )
+        del task.health[arn]
 
 
 def _deregister(task: AppTask) -> None:
@@ -477,6 +496,8 @@ def reconcile(backend: Any, service: Any) -> ServiceTasks | None:
         surplus = keep[want:]
         keep = keep[:want]
         state.tasks = keep
+    for task in keep:
+        _sync_targets(task, service)
     for task in stale + surplus:
         _deregister(task)
         task.stop()

@@ -482,6 +482,163 @@ def test_unhealthy_after_the_threshold_on_the_emulated_clock_and_the_alb_fails_o
         ecs_tasks.configure(time_scale=0.05)
 
 
+def test_cloudformation_task_definition_and_service_start_a_task_as_the_template_declares(
+    world: World,
+) -> None:
+    """The template's shapes (CloudFormation keys: Environment, Secrets by ARN and by name,
+    EFSVolumeConfiguration.FilesystemId, PortMappings, MountPoints, LoadBalancers) reach the process."""
+    suffix = uid("c")
+    db_secret = _secrets(world.endpoint, PRIMARY, suffix)[0]
+    redis = _redis(world.endpoint, PRIMARY)
+    db = world.primary.extra["db"]
+    repo = f"streamflix-{suffix}"
+    aws(world.endpoint, "ecr", PRIMARY).create_repository(repositoryName=repo)
+    aws(world.endpoint, "ecr", PRIMARY).put_image(repositoryName=repo, imageManifest=MANIFEST, imageTag="v1")
+    vpc, subnets = _network(world.endpoint, PRIMARY)
+    env = {
+        "STREAMFLIX_ROLE": "primary",
+        "STREAMFLIX_REGION": PRIMARY,
+        "PORT": str(PORT),
+        "DB_HOST": db["Address"],
+        "DB_PORT": str(db["Port"]),
+        "REDIS_HOST": redis[0],
+        "REDIS_PORT": str(redis[1]),
+    }
+    template = {
+        "Resources": {
+            "TargetGroup": {
+                "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "Properties": {
+                    "Name": f"tg-{suffix}",
+                    "VpcId": vpc,
+                    "TargetType": "ip",
+                    "Protocol": "HTTPS",
+                    "Port": PORT,
+                    "HealthCheckProtocol": "HTTPS",
+                    "HealthCheckPath": "/health",
+                    "HealthCheckIntervalSeconds": 15,
+                    "HealthyThresholdCount": 2,
+                    "UnhealthyThresholdCount": 3,
+                    "Matcher": {"HttpCode": "200"},
+                },
+            },
+            "LoadBalancer": {
+                "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                "Properties": {"Name": f"alb-{suffix}", "Subnets": subnets, "Type": "application"},
+            },
+            "HttpListener": {
+                "Type": "AWS::ElasticLoadBalancingV2::Listener",
+                "Properties": {
+                    "LoadBalancerArn": {"Ref": "LoadBalancer"},
+                    "Protocol": "HTTP",
+                    "Port": 80,
+                    "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}],
+                },
+            },
+            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": f"cluster-{suffix}"}},
+            "TaskDefinition": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {
+                    "Family": f"streamflix-app-{suffix}",
+                    "RequiresCompatibilities": ["FARGATE"],
+                    "NetworkMode": "awsvpc",
+                    "Cpu": "256",
+                    "Memory": "512",
+                    "Volumes": [
+                        {
+                            "Name": "media",
+                            "EFSVolumeConfiguration": {
+                                "FilesystemId": world.primary.fs_id,
+                                "TransitEncryption": "ENABLED",
+                            },
+                        }
+                    ],
+                    "ContainerDefinitions": [
+                        {
+                            "Name": "app",
+                            "Image": f"{ACCOUNT}.dkr.ecr.{PRIMARY}.amazonaws.com/{repo}:v1",
+                            "Essential": True,
+                            "PortMappings": [{"ContainerPort": PORT, "Protocol": "tcp"}],
+                            "MountPoints": [
+                                {"SourceVolume": "media", "ContainerPath": "/data", "ReadOnly": False}
+                            ],
+                            "Environment": [{"Name": k, "Value": v} for k, v in env.items()],
+                            "Secrets": [
+                                {"Name": "DB_SECRET", "ValueFrom": db_secret},
+                                {"Name": "REDIS_AUTH_TOKEN", "ValueFrom": f"streamflix-redis-auth-{suffix}"},
+                            ],
+                        }
+                    ],
+                },
+            },
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "DependsOn": ["HttpListener"],
+                "Properties": {
+                    "ServiceName": f"svc-{suffix}",
+                    "Cluster": {"Ref": "Cluster"},
+                    "TaskDefinition": {"Ref": "TaskDefinition"},
+                    "LaunchType": "FARGATE",
+                    "DesiredCount": 1,
+                    "LoadBalancers": [
+                        {
+                            "ContainerName": "app",
+                            "ContainerPort": PORT,
+                            "TargetGroupArn": {"Ref": "TargetGroup"},
+                        }
+                    ],
+                },
+            },
+        },
+        "Outputs": {
+            "TargetGroup": {"Value": {"Ref": "TargetGroup"}},
+            "DnsName": {"Value": {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}},
+            "Cluster": {"Value": {"Ref": "Cluster"}},
+        },
+    }
+    cfn = aws(world.endpoint, "cloudformation", PRIMARY)
+    stack_name = uid("app")
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(template))
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    (task,) = [t for t in ecs_tasks.tasks(PRIMARY) if t.cluster == outputs["Cluster"]]
+    assert task.media_dir is not None and task.media_dir.name == "root"
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+
+    def health() -> dict[str, Any] | None:
+        conn = http.client.HTTPSConnection(task.address, task.port, timeout=5, context=context)
+        try:
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            return dict(json.loads(response.read())) if response.status == 200 else None
+        except OSError:
+            return None
+        finally:
+            conn.close()
+
+    doc = wait_for(health, "the CloudFormation-made task healthy on every store")
+    assert (doc["role"], doc["region"], doc["failed"]) == ("primary", PRIMARY, [])
+    services = aws(world.endpoint, "ecs", PRIMARY).describe_services(
+        cluster=outputs["Cluster"], services=[f"svc-{suffix}"]
+    )["services"]
+    if services[0].get(
+        "loadBalancers"
+    ):  # moto 5.2.5 drops them; the emulator's ecs_load_balancers keeps them
+        wait_for(
+            lambda: (
+                health_states(world, Side(PRIMARY, "", "", outputs["TargetGroup"], "", "", "", ""))
+                == ["healthy"]
+            ),
+            "the target healthy",
+        )
+        assert request(outputs["DnsName"], "GET", "/health")[0] == 200
+    cfn.delete_stack(StackName=stack_name)
+    assert task.process.poll() is not None
+
+
 def test_scaling_to_zero_deregisters_and_stops_the_processes(world: World) -> None:
     side = world.primary
     tasks = ecs_tasks.tasks(PRIMARY, side.service)
