@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib
+import importlib.util
 import itertools
 import logging
 import socket
@@ -425,5 +427,26 @@ def forget_all() -> None:
             front.stop()
 
 
+def http_handler(method: str, path: str, body: dict[str, Any], account_id: str) -> tuple[int, dict[str, Any]]:
+    """``GET /_streamflix/alb`` (every listener) and ``GET /_streamflix/alb/<DNSName>`` (that load balancer's
+    listeners, the preferred one first), for ``extension_http``."""
+    del body, account_id  # one local address space for every account
+    if method != "GET":
+        return 405, {"error": "MethodNotAllowed", "message": f"{method}: only GET"}
+    dns_name = path.strip("/")
+    if not dns_name:
+        return 200, {"listeners": fronts()}
+    try:
+        host, port, protocol = endpoint(dns_name)
+    except LookupError as exc:
+        return 404, {"error": "LoadBalancerNotFound", "message": str(exc)}
+    listeners = [f for f in fronts() if f["dnsName"].lower() == dns_name.lower()]
+    return 200, {"dnsName": dns_name, "url": f"{protocol.lower()}://{host}:{port}", "listeners": listeners}
+
+
 def install() -> None:
-    """Nothing to patch: listeners are discovered from moto's elbv2 state (see :func:`sync`)."""
+    """Serve ``/_streamflix/alb`` when the emulator has ``extension_http``; listeners need no patch (they are
+    discovered from moto's elbv2 state, see :func:`sync`)."""
+    if importlib.util.find_spec("streamflix_dr_emulator.extension_http") is not None:
+        extension_http = importlib.import_module("streamflix_dr_emulator.extension_http")
+        extension_http.register("/_streamflix/alb", http_handler)

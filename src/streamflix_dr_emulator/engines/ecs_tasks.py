@@ -53,6 +53,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import http.client
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -725,6 +727,7 @@ def describe(region: str | None = None) -> list[dict[str, Any]]:
         bound = int(_settings["max_tasks_per_service"])
         return [
             {
+                "accountId": s.account_id,
                 "region": s.region,
                 "cluster": s.cluster,
                 "service": s.service,
@@ -753,6 +756,17 @@ def forget_all() -> None:
     with _lock:
         _fs_modes.clear()
         _used_addresses.clear()
+
+
+def http_handler(method: str, path: str, body: dict[str, Any], account_id: str) -> tuple[int, dict[str, Any]]:
+    """``GET /_streamflix/ecs-tasks[/<region>]``: :func:`describe` (desired vs real processes), for
+    ``extension_http``."""
+    del body
+    if method != "GET":
+        return 405, {"error": "MethodNotAllowed", "message": f"{method}: only GET"}
+    region = path.strip("/") or None
+    services = [s for s in describe(region) if s["accountId"] == account_id]
+    return 200, {"services": services, "maxRealTasksPerService": int(_settings["max_tasks_per_service"])}
 
 
 # --- moto seams -------------------------------------------------------------------------------------
@@ -812,4 +826,7 @@ def install() -> None:
         patch_attr(EC2ContainerServiceBackend, "update_service", update)
         patch_attr(EC2ContainerServiceBackend, "delete_service", delete)
         patch_attr(FakeTargetGroup, "health_for", health)
+        if importlib.util.find_spec("streamflix_dr_emulator.extension_http") is not None:
+            extension_http = importlib.import_module("streamflix_dr_emulator.extension_http")
+            extension_http.register("/_streamflix/ecs-tasks", http_handler)
         _installed = True

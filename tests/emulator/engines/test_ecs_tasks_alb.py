@@ -82,17 +82,29 @@ def wait_for(check: Callable[[], Any], what: str, seconds: float = WAIT) -> Any:
 
 
 def request(
-    dns_name: str, method: str, path: str, body: bytes | None = None, timeout: float = 15
+    dns_name: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    timeout: float = 15,
+    listener_port: int = 80,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """A real request through the load balancer's HTTP listener (port 80 of the template)."""
-    host, port, _ = alb.endpoint(dns_name, 80)
+    host, port, _ = alb.endpoint(dns_name, listener_port)
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        sent = {"Content-Type": "application/json"} if body else {}
+        conn.request(method, path, body=body, headers={**sent, **(headers or {})})
         response = conn.getresponse()
+        world_last_headers.clear()
+        world_last_headers.update(response.getheaders())
         return response.status, response.read()
     finally:
         conn.close()
+
+
+world_last_headers: dict[str, str] = {}
 
 
 def _network(world_endpoint: str, region: str) -> tuple[str, list[str]]:
@@ -637,6 +649,99 @@ def test_cloudformation_task_definition_and_service_start_a_task_as_the_template
         assert request(outputs["DnsName"], "GET", "/health")[0] == 200
     cfn.delete_stack(StackName=stack_name)
     assert task.process.poll() is not None
+
+
+def test_a_task_whose_process_dies_is_replaced_and_registered_again(world: World) -> None:
+    side = world.primary
+    victim, survivor = ecs_tasks.tasks(PRIMARY, side.service)
+    victim.process.kill()
+
+    def replaced() -> list[ecs_tasks.AppTask] | None:
+        now = ecs_tasks.tasks(PRIMARY, side.service)
+        return now if len(now) == 2 and victim not in now else None
+
+    tasks = wait_for(replaced, "ECS replacing the stopped task")
+    assert survivor in tasks
+    wait_for(lambda: health_states(world, side) == ["healthy", "healthy"], "the replacement healthy")
+    events = world.client("ecs", PRIMARY).describe_services(cluster=side.cluster, services=[side.service])[
+        "services"
+    ][0]["events"]
+    assert any(
+        victim.task_id in e["message"] and "Essential container exited" in e["message"] for e in events
+    )
+
+
+def test_a_secret_that_does_not_resolve_starts_no_task(world: World) -> None:
+    side = world.primary
+    ecs = world.client("ecs", PRIMARY)
+    td = ecs.describe_services(cluster=side.cluster, services=[side.service])["services"][0]["taskDefinition"]
+    definition = ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
+    container = dict(definition["containerDefinitions"][0])
+    container["secrets"] = [{"name": "DB_SECRET", "valueFrom": f"streamflix-db-{uid('absent')}"}]
+    td2 = ecs.register_task_definition(
+        family=definition["family"] + "-s",
+        containerDefinitions=[container],
+        volumes=definition["volumes"],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+    )["taskDefinition"]["taskDefinitionArn"]
+    name = uid("nosecret")
+    ecs.create_service(cluster=side.cluster, serviceName=name, taskDefinition=td2, desiredCount=1)
+    try:
+        (described,) = [d for d in ecs_tasks.describe(PRIMARY) if d["service"] == name]
+        assert described["realTasks"] == 0
+        assert "ResourceInitializationError" in (described["failure"] or "")
+        events = ecs.describe_services(cluster=side.cluster, services=[name])["services"][0]["events"]
+        assert any("ResourceInitializationError" in e["message"] for e in events)
+    finally:
+        ecs.delete_service(cluster=side.cluster, service=name, force=True)
+
+
+def test_redirect_listener_answers_the_configured_redirect(world: World) -> None:
+    side = world.dr
+    world.client("elbv2", DR).create_listener(
+        LoadBalancerArn=side.extra["lb_arn"],
+        Protocol="HTTP",
+        Port=8080,
+        DefaultActions=[
+            {
+                "Type": "redirect",
+                "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+            }
+        ],
+    )
+    status, _ = request(
+        side.dns_name, "GET", "/titles?since=0", listener_port=8080, headers={"Host": side.dns_name}
+    )
+    assert status == 301
+    assert world_last_headers["Location"] == f"https://{side.dns_name}/titles?since=0"
+
+
+def test_extension_endpoints_say_where_each_alb_answers_and_how_many_tasks_are_real(world: World) -> None:
+    status, doc = alb.http_handler("GET", f"/{world.dr.dns_name}", {}, ACCOUNT)
+    assert status == 200
+    host, port, protocol = alb.endpoint(world.dr.dns_name)
+    assert doc["url"] == f"{protocol.lower()}://{host}:{port}"
+    assert alb.http_handler("GET", "/nope.elb.amazonaws.com", {}, ACCOUNT)[0] == 404
+    status, doc = ecs_tasks.http_handler("GET", f"/{PRIMARY}", {}, ACCOUNT)
+    (svc,) = [s for s in doc["services"] if s["service"] == world.primary.service]
+    assert (status, svc["desiredCount"], svc["realTasks"], svc["maxRealTasks"]) == (200, 2, 2, 2)
+
+
+def test_real_processes_are_bounded_while_describe_services_keeps_the_desired_count(world: World) -> None:
+    side = world.primary
+    ecs = world.client("ecs", PRIMARY)
+    ecs.update_service(cluster=side.cluster, service=side.service, desiredCount=6)
+    try:
+        svc = ecs.describe_services(cluster=side.cluster, services=[side.service])["services"][0]
+        assert svc["desiredCount"] == 6
+        (described,) = [d for d in ecs_tasks.describe(PRIMARY) if d["service"] == side.service]
+        assert (described["desiredCount"], described["realTasks"]) == (6, 2)
+        assert len(ecs_tasks.tasks(PRIMARY, side.service)) == 2
+    finally:
+        ecs.update_service(cluster=side.cluster, service=side.service, desiredCount=2)
 
 
 def test_scaling_to_zero_deregisters_and_stops_the_processes(world: World) -> None:
