@@ -50,6 +50,7 @@ With engines on (:func:`streamflix_dr_emulator.engines.enabled`), an ECS service
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
 import http.client
@@ -400,7 +401,6 @@ def _start_task(backend: Any, service: Any, td: Any) -> AppTask:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
     task = AppTask(
         task_id=task_id,
@@ -676,6 +676,10 @@ def _run_checker() -> None:
 def _ensure_checker() -> None:
     global _checker  # noqa: PLW0603
     with _lock:
+        if _checker is None:
+            # No app process outlives the emulator's interpreter (the processes share its process
+            # group, so a Ctrl-C reaches them too).
+            atexit.register(stop_all)
         if _checker is None or not _checker.is_alive():
             _stop_checker.clear()
             _checker = threading.Thread(target=_run_checker, name="ecs-tasks", daemon=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
 import psycopg
 import pytest
 from api_support import aws, uid
@@ -762,6 +763,8 @@ def test_fail_region_makes_the_alb_stop_answering(world: World) -> None:
     try:
         with pytest.raises(ConnectionRefusedError):
             request(side.dns_name, "GET", "/health", timeout=5)
+        (task,) = ecs_tasks.tasks(DR, side.service)
+        assert psutil.Process(task.process.pid).status() == psutil.STATUS_STOPPED  # the task answers nothing
     finally:
         engines.restore_region(DR)
     wait_for(lambda: request(side.dns_name, "GET", "/health")[0] == 200, "the DR ALB answering again")
