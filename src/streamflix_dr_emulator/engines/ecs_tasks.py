@@ -157,6 +157,7 @@ class AppTask:
     process: subprocess.Popen[bytes]
     log_path: Path
     media_dir: Path | None
+    fs_id: str | None = None
     started: float = field(default_factory=time.monotonic)
     health: dict[str, TargetHealth] = field(default_factory=dict)
     container_name: str = ""
@@ -331,6 +332,45 @@ def _free_address(port: int) -> str:
     raise TaskStartError(f"no loopback address 127.0.0.2-254 has port {port} free")
 
 
+def _access_point_root(account_id: str, region: str, fs_id: str, access_point_id: str, fs_root: Path) -> Path:
+    """The directory a mount through the access point sees: its ``RootDirectory.Path``. When missing,
+    "EFS creates the root directory using the CreationInfo settings when a client connects"; without
+    ``CreationInfo`` "attempts to mount the file system using the access point will fail"
+    (https://docs.aws.amazon.com/efs/latest/ug/API_RootDirectory.html). On a read-only file system (a
+    replication destination) nothing can create it: the mount fails until replication brings it.
+    """
+    from moto.efs.models import efs_backends  # noqa: PLC0415
+
+    def failed(why: str) -> TaskStartError:
+        return TaskStartError(
+            "ResourceInitializationError: failed to invoke EFS utils commands to set up EFS volumes: "
+            f"mount of {fs_id} through access point {access_point_id} failed: {why}"
+        )
+
+    access_point = efs_backends[account_id][region].access_points.get(access_point_id)
+    if access_point is None or str(access_point.file_system_id) != fs_id:
+        raise failed(f"the access point does not exist for {fs_id} in {region}")
+    directory = access_point.root_directory or {}
+    path = str(_get(directory, "Path", "path", default="/")).strip("/")
+    root = fs_root / path if path else fs_root
+    creation = _get(directory, "CreationInfo", "creationInfo", default={}) or {}
+    if not root.is_dir():
+        if not creation:
+            raise failed(
+                f"its root directory /{path} does not exist and the access point has no CreationInfo"
+            )
+        if efs_replication.is_read_only(account_id, region, fs_id):
+            raise failed(
+                f"its root directory /{path} does not exist and the file system is read-only (a replication "
+                "destination: it appears with the next sync after the source's first mount created it)"
+            )
+        root.mkdir(parents=True)
+        permissions = _get(creation, "Permissions", "permissions")
+        if permissions:
+            root.chmod(int(str(permissions), 8))
+    return root
+
+
 def _media_dir(
     account_id: str, region: str, container: dict[str, Any], td: Any
 ) -> tuple[Path | None, str | None]:
@@ -344,12 +384,17 @@ def _media_dir(
             continue
         fs_id = str(_get(efs, "fileSystemId", "FilesystemId", "FileSystemId"))
         try:
-            return efs_fs.get(account_id, region, fs_id).root, fs_id
+            root = efs_fs.get(account_id, region, fs_id).root
         except OSError as exc:
             raise TaskStartError(
                 f"ResourceInitializationError: failed to invoke EFS utils commands to set up EFS volumes: "
                 f"mount of {fs_id} failed: {exc}"
             ) from exc
+        auth = _get(efs, "authorizationConfig", "AuthorizationConfig", default={}) or {}
+        access_point_id = _get(auth, "accessPointId", "AccessPointId")
+        if access_point_id:
+            root = _access_point_root(account_id, region, fs_id, str(access_point_id), root)
+        return root, fs_id
     return None, None
 
 
@@ -414,6 +459,7 @@ def _start_task(backend: Any, service: Any, td: Any) -> AppTask:
         process=process,
         log_path=log_path,
         media_dir=media,
+        fs_id=fs_id,
     )
     task.container_name = str(_get(container, "name", "Name", default=""))
     _sync_targets(task, service)
@@ -473,8 +519,12 @@ def _event(service: Any, message: str) -> None:
 # --- reconcile a service ----------------------------------------------------------------------------
 
 
-def reconcile(backend: Any, service: Any) -> ServiceTasks | None:
-    """Start or stop processes so min(desiredCount, the bound) run (none when the image is missing)."""
+def reconcile(backend: Any, service: Any, *, background: bool = False) -> ServiceTasks | None:
+    """Start or stop processes so min(desiredCount, the bound) run (none when the image is missing).
+
+    ``background`` (the checker's periodic pass) retries a failed start only every RETRY_SECONDS; an API
+    call (CreateService, UpdateService) tries at once.
+    """
     if not engines.enabled():
         return None
     key = (backend.account_id, backend.region_name, str(service.cluster_name), str(service.name))
@@ -484,7 +534,7 @@ def reconcile(backend: Any, service: Any) -> ServiceTasks | None:
     with _lock:
         state = _services.setdefault(key, ServiceTasks(*key))
         state.desired = desired
-        retrying = state.failed_at and time.monotonic() - state.failed_at < RETRY_SECONDS
+        retrying = background and state.failed_at and time.monotonic() - state.failed_at < RETRY_SECONDS
         if failure or not retrying:
             state.failure = failure
         want = 0 if failure else desired
@@ -543,7 +593,7 @@ def _reconcile_all() -> None:
     seen = set()
     for backend, service in _all_services():
         seen.add((backend.account_id, backend.region_name, str(service.cluster_name), str(service.name)))
-        reconcile(backend, service)
+        reconcile(backend, service, background=True)
     with _lock:
         gone = [k for k in _services if k not in seen]
         tasks = [t for k in gone for t in _services.pop(k).tasks]
@@ -639,11 +689,10 @@ def _tick() -> None:
     with _lock:
         tasks = [t for s in _services.values() for t in s.tasks]
     for task in tasks:
-        if task.media_dir is not None:
+        if task.media_dir is not None and task.fs_id is not None:
             with contextlib.suppress(Exception):
-                fs_id = task.media_dir.parent.name
                 apply_fs_mode(
-                    task.media_dir, not efs_replication.is_read_only(task.account_id, task.region, fs_id)
+                    task.media_dir, not efs_replication.is_read_only(task.account_id, task.region, task.fs_id)
                 )
         for arn, health in list(task.health.items()):
             if health.in_flight or now < health.next_due:

@@ -23,7 +23,7 @@ import pytest
 from api_support import aws, uid
 
 from streamflix_dr_emulator import engines, regional_state
-from streamflix_dr_emulator.engines import alb, ecs_tasks, rds_hooks
+from streamflix_dr_emulator.engines import alb, ecs_tasks, efs_fs, rds_hooks
 
 PRIMARY = "eu-west-2"
 DR = "us-east-1"
@@ -549,6 +549,17 @@ def test_cloudformation_task_definition_and_service_start_a_task_as_the_template
                 },
             },
             "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": f"cluster-{suffix}"}},
+            "AccessPoint": {
+                "Type": "AWS::EFS::AccessPoint",
+                "Properties": {
+                    "FileSystemId": world.primary.fs_id,
+                    "PosixUser": {"Uid": "1000", "Gid": "1000"},
+                    "RootDirectory": {
+                        "Path": f"/{suffix}",
+                        "CreationInfo": {"OwnerUid": "1000", "OwnerGid": "1000", "Permissions": "0750"},
+                    },
+                },
+            },
             "TaskDefinition": {
                 "Type": "AWS::ECS::TaskDefinition",
                 "Properties": {
@@ -563,6 +574,10 @@ def test_cloudformation_task_definition_and_service_start_a_task_as_the_template
                             "EFSVolumeConfiguration": {
                                 "FilesystemId": world.primary.fs_id,
                                 "TransitEncryption": "ENABLED",
+                                "AuthorizationConfig": {
+                                    "AccessPointId": {"Ref": "AccessPoint"},
+                                    "IAM": "ENABLED",
+                                },
                             },
                         }
                     ],
@@ -616,7 +631,11 @@ def test_cloudformation_task_definition_and_service_start_a_task_as_the_template
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     (task,) = [t for t in ecs_tasks.tasks(PRIMARY) if t.cluster == outputs["Cluster"]]
-    assert task.media_dir is not None and task.media_dir.name == "root"
+    # The access point's root directory, created at the first mount with CreationInfo's permissions.
+    assert (
+        task.media_dir is not None and task.media_dir.name == suffix and task.media_dir.parent.name == "root"
+    )
+    assert task.media_dir.stat().st_mode & 0o7777 == 0o750
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -743,6 +762,52 @@ def test_real_processes_are_bounded_while_describe_services_keeps_the_desired_co
         assert len(ecs_tasks.tasks(PRIMARY, side.service)) == 2
     finally:
         ecs.update_service(cluster=side.cluster, service=side.service, desiredCount=2)
+
+
+def test_an_access_point_on_the_destination_mounts_once_replication_brought_its_directory(
+    world: World,
+) -> None:
+    side = world.dr
+    directory = uid("ap")
+    access_point = world.client("efs", DR).create_access_point(
+        FileSystemId=side.fs_id,
+        RootDirectory={
+            "Path": f"/{directory}",
+            "CreationInfo": {"OwnerUid": 1000, "OwnerGid": 1000, "Permissions": "0750"},
+        },
+    )["AccessPointId"]
+    ecs = world.client("ecs", DR)
+    td = ecs.describe_services(cluster=side.cluster, services=[side.service])["services"][0]["taskDefinition"]
+    definition = ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
+    volume = definition["volumes"][0]
+    volume["efsVolumeConfiguration"]["authorizationConfig"] = {
+        "accessPointId": access_point,
+        "iam": "ENABLED",
+    }
+    td2 = ecs.register_task_definition(
+        family=definition["family"] + "-ap",
+        containerDefinitions=definition["containerDefinitions"],
+        volumes=[volume],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+    )["taskDefinition"]["taskDefinitionArn"]
+    name = uid("apsvc")
+    ecs.create_service(cluster=side.cluster, serviceName=name, taskDefinition=td2, desiredCount=1)
+    try:
+        (described,) = [d for d in ecs_tasks.describe(DR) if d["service"] == name]
+        assert described["realTasks"] == 0
+        assert "read-only" in (described["failure"] or "")
+        # The source's first mount creates the directory; the next sync brings it to the destination.
+        efs_fs.write_file(ACCOUNT, PRIMARY, world.primary.fs_id, f"{directory}/hello.txt", "hi")
+        efs_fs.sync()
+        ecs.update_service(cluster=side.cluster, service=name, desiredCount=1, forceNewDeployment=True)
+        (task,) = ecs_tasks.tasks(DR, name)
+        assert task.media_dir is not None
+        assert (task.media_dir / "hello.txt").read_text() == "hi"
+    finally:
+        ecs.delete_service(cluster=side.cluster, service=name, force=True)
 
 
 def test_scaling_to_zero_deregisters_and_stops_the_processes(world: World) -> None:
