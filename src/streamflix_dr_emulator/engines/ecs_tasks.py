@@ -590,10 +590,19 @@ def _all_services() -> list[tuple[Any, Any]]:
 
 
 def _reconcile_all() -> None:
+    """Replace dead processes, follow changed loadBalancers, retry failed starts, forget deleted services.
+
+    Only services this module already runs (CreateService/UpdateService reached it while engines were
+    on): after :func:`forget_all` nothing restarts behind the caller's back.
+    """
     seen = set()
     for backend, service in _all_services():
-        seen.add((backend.account_id, backend.region_name, str(service.cluster_name), str(service.name)))
-        reconcile(backend, service, background=True)
+        key = (backend.account_id, backend.region_name, str(service.cluster_name), str(service.name))
+        seen.add(key)
+        with _lock:
+            known = key in _services
+        if known:
+            reconcile(backend, service, background=True)
     with _lock:
         gone = [k for k in _services if k not in seen]
         tasks = [t for k in gone for t in _services.pop(k).tasks]
@@ -622,11 +631,8 @@ def _probe(task: AppTask, tg: Any, timeout: float) -> tuple[bool, str | None, st
     path = tg.health_check_path or "/"
     if protocol == "HTTPS":
         # The load balancer does not validate the target's certificate (see app/streamflix_app/server.py).
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            task.address, port, timeout=timeout, context=context
+            task.address, port, timeout=timeout, context=unverified_tls()
         )
     else:
         conn = http.client.HTTPConnection(task.address, port, timeout=timeout)
@@ -643,6 +649,23 @@ def _probe(task: AppTask, tg: Any, timeout: float) -> tuple[bool, str | None, st
     if _matches(tg.matcher, response.status):
         return True, None, None
     return False, "Target.ResponseCodeMismatch", f"Health checks failed with these codes: [{response.status}]"
+
+
+_unverified: ssl.SSLContext | None = None
+
+
+def unverified_tls() -> ssl.SSLContext:
+    """One client context that does not validate the peer, as the ALB does with targets (built once:
+    ``ssl.create_default_context`` loads the system trust store on every call, tens of milliseconds)."""
+    global _unverified  # noqa: PLW0603
+    with _lock:
+        if _unverified is None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            _unverified = context
+        return _unverified
 
 
 def _check(task: AppTask, health: TargetHealth, tg: Any) -> None:
