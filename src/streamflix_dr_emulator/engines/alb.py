@@ -356,6 +356,12 @@ def sync() -> list[ListenerFront]:
     """Open a front for every listener moto has, close those whose listener is gone."""
     if not engines.enabled():
         return []
+    fronts = _sync_once()
+    _ensure_syncer()
+    return fronts
+
+
+def _sync_once() -> list[ListenerFront]:
     infos = {i.listener_arn: i for i in _listeners()}
     with _lock:
         gone = [arn for arn in _fronts if arn not in infos]
@@ -366,7 +372,6 @@ def sync() -> list[ListenerFront]:
         fronts = list(_fronts.values())
     for front in closing:
         front.stop()
-    _ensure_syncer()
     return fronts
 
 
@@ -397,28 +402,30 @@ def url(dns_name: str, listener_port: int | None = None) -> str:
     return f"{protocol.lower()}://{host}:{port}"
 
 
-def _run_syncer() -> None:
-    while not _stop.wait(SYNC_EVERY_SECONDS):
+def _run_syncer(stop: threading.Event) -> None:
+    while not stop.wait(SYNC_EVERY_SECONDS):
         if engines.enabled():
             try:
-                sync()
+                _sync_once()
             except Exception:
                 log.exception("ALB listener sync")
 
 
 def _ensure_syncer() -> None:
-    global _syncer  # noqa: PLW0603
+    global _syncer, _stop  # noqa: PLW0603
     with _lock:
         if _syncer is None or not _syncer.is_alive():
-            _stop.clear()
-            _syncer = threading.Thread(target=_run_syncer, name="alb-sync", daemon=True)
+            _stop = threading.Event()
+            _syncer = threading.Thread(target=_run_syncer, args=(_stop,), name="alb-sync", daemon=True)
             _syncer.start()
 
 
 def forget_all() -> None:
     """Close every front (engines.shutdown_all also stops them as engines)."""
-    global _ca  # noqa: PLW0603
+    global _ca, _syncer  # noqa: PLW0603
+    _stop.set()  # the syncer starts again with the next sync()/endpoint()
     with _lock:
+        _syncer = None
         closing = list(_fronts.values())
         _fronts.clear()
         _round_robin.clear()

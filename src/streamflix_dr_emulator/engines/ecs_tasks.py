@@ -91,6 +91,7 @@ _services: dict[tuple[str, str, str, str], ServiceTasks] = {}
 _used_addresses: set[str] = set()
 _checker: threading.Thread | None = None
 _stop_checker = threading.Event()
+_atexit_registered = False
 _pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="ecs-health")
 _fs_modes: dict[str, tuple[bool, float]] = {}  # directory -> (writable, when applied)
 
@@ -574,7 +575,8 @@ def reconcile(backend: Any, service: Any, *, background: bool = False) -> Servic
         state.tasks.extend(started)
         if started:
             state.failed_at = 0.0
-    _ensure_checker()
+    if not background:
+        _ensure_checker()
     return state
 
 
@@ -731,9 +733,9 @@ def _tick() -> None:
             _pool.submit(_check, task, health, tg)
 
 
-def _run_checker() -> None:
+def _run_checker(stop: threading.Event) -> None:
     last_reconcile = 0.0
-    while not _stop_checker.wait(TICK_SECONDS):
+    while not stop.wait(TICK_SECONDS):
         if not engines.enabled():
             continue
         try:
@@ -746,15 +748,18 @@ def _run_checker() -> None:
 
 
 def _ensure_checker() -> None:
-    global _checker  # noqa: PLW0603
+    global _checker, _stop_checker, _atexit_registered  # noqa: PLW0603
     with _lock:
-        if _checker is None:
+        if not _atexit_registered:
             # No app process outlives the emulator's interpreter (the processes share its process
             # group, so a Ctrl-C reaches them too).
             atexit.register(stop_all)
+            _atexit_registered = True
         if _checker is None or not _checker.is_alive():
-            _stop_checker.clear()
-            _checker = threading.Thread(target=_run_checker, name="ecs-tasks", daemon=True)
+            _stop_checker = threading.Event()
+            _checker = threading.Thread(
+                target=_run_checker, args=(_stop_checker,), name="ecs-tasks", daemon=True
+            )
             _checker.start()
 
 
@@ -828,6 +833,11 @@ def stop_all() -> None:
 
 
 def forget_all() -> None:
+    """Stop every task and the checker (it starts again with the next CreateService/UpdateService)."""
+    global _checker  # noqa: PLW0603
+    _stop_checker.set()
+    with _lock:
+        _checker = None
     stop_all()
     with _lock:
         _fs_modes.clear()
