@@ -307,9 +307,9 @@ class Media:
 
     def write(self, name: str, data: bytes) -> None:
         target = self.path(name)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 view = memoryview(data)
@@ -325,7 +325,7 @@ class Media:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            with contextlib.suppress(OSError, UnboundLocalError):
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise _fs_error(exc) from exc
 
