@@ -26,8 +26,8 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	touch $(CHECKOV_STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks app
+	$(VENV)/bin/ruff format --check src tests benchmarks app
 	$(VENV)/bin/mypy
 
 test: $(STAMP) $(CHECKOV_STAMP) lint

@@ -877,7 +877,8 @@ class ScaleEcs(Step):
                 break  # newest first: the rest are older
             if "CannotPullContainerError" in message or "ResourceInitializationError" in message:
                 raise FailoverError(
-                    f"{t.target_region}: ECS service {t.target_ecs_service} cannot start its tasks: {message}",
+                    f"{t.target_region}: ECS service {t.target_ecs_service} cannot start its tasks: "
+                    f"{message}",
                     fix="push the application image to the DR region's ECR repository (README, 'Publish "
                     "the image') and rerun the failover: it resumes at this step",
                 )

@@ -164,7 +164,7 @@ def shutdown_all() -> None:
 # The moto hook modules of the engines, in install order. Each defines ``install() -> None`` and
 # does nothing while the engines are off. The pg and valkey helpers write them in parallel, so a
 # module that is not in this tree yet is skipped (after the merge all are present).
-HOOK_MODULES: tuple[str, ...] = ("rds_hooks", "elasticache_hooks", "efs_hooks")
+HOOK_MODULES: tuple[str, ...] = ("rds_hooks", "elasticache_hooks", "efs_hooks", "ecs_tasks", "alb")
 
 
 def install() -> None:
