@@ -163,4 +163,3 @@ def _start_services(dep: Deployment) -> None:
         template=dep.template,
     )
     assert dep.result.image["available"], dep.result.next_steps
-
