@@ -141,7 +141,7 @@ def _validator_class(jsonschema: Any) -> Any:
     The registry schemas use ECMA-262 patterns such as ``^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$`` (Unicode
     property classes) that Python's ``re`` cannot compile; ``regex`` can, so no pattern goes unchecked.
     """
-    import regex  # noqa: PLC0415
+    import regex  # type: ignore[import-untyped]  # noqa: PLC0415
 
     def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
         if validator.is_type(instance, "string") and not regex.search(patrn, instance):
