@@ -8,8 +8,6 @@ so a drill needs an emulator endpoint; on AWS the equivalent is a game day with 
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import logging
 import time
@@ -20,7 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from streamflix_dr.constants import Output, Param
+from streamflix_dr.constants import Output, Param, StepId
+from streamflix_dr.drill_load import LoadClient
 from streamflix_dr.errors import EmulatorError, StreamflixDrError
 from streamflix_dr.readiness.core import run_readiness
 from streamflix_dr.report.model import build_report
@@ -38,16 +37,18 @@ class DrillOptions:
 
     time_scale: float = 60.0  # AWS seconds per drill second (60: one minute becomes one second)
     reports_dir: Path = Path("reports")
-    rows: int = 20
-    files: int = 10
-    keys: int = 10
     teardown: bool = True
     poll_interval: float = 0.05
-    # Real seconds between the last writes and the outage: RDS and Redis replicate within it (the
-    # emulator's lags are about a second), EFS (which syncs every minute or so) does not: the drill
-    # shows each store's RPO. Real time, not the emulator's clock offset, so that timestamps the
-    # emulator returns and this machine's clock agree when RPO is measured.
-    settle_seconds: float = 1.5
+    # The load: one write per store (title, session, media file) and one read every ``load_interval``
+    # real seconds, bounded in time and count; it starts ``load_before_seconds`` before the outage (an
+    # EFS sync happens half way, as the periodic sync would) and goes on ``load_after_seconds`` after the
+    # failover (longer when the DR region has not yet taken a write, up to ``load_max_seconds`` in all).
+    load_interval: float = 0.2
+    load_before_seconds: float = 3.0
+    load_after_seconds: float = 3.0
+    load_max_seconds: float = 120.0
+    # How long the primary's load balancer may take to answer before the load starts.
+    serve_wait_seconds: float = 60.0
 
 
 Deployer = Callable[[Any, Any, DrillOptions], Any]
@@ -101,10 +102,10 @@ def run_drill(
     opts = options or DrillOptions()
     if not endpoint_url:
         raise EmulatorError(
-            "a drill needs the emulator's data plane (rows, files, keys, region outage).",
+            "a drill needs the emulator's engines and its region outage.",
             fix="run `streamflix-dr drill --emulator`; on AWS, run a game day with `failover`",
         )
-    from streamflix_dr_emulator.client import DataPlaneClient, DataPlaneError  # noqa: PLC0415
+    from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
 
     dp = DataPlaneClient(endpoint_url)
     started = time.time()
@@ -124,57 +125,95 @@ def run_drill(
             progress("the image is still missing in a region: " + "; ".join(second.next_steps[:1]))
         resolved = resolve(factory, env)
     deploy_seconds = time.monotonic() - t0
-    topo = resolved.topology
-    progress(f"deployed in {deploy_seconds:.1f} s; writing data on the primary")
-
-    written = _write_data(dp, topo, opts, DataPlaneError, progress)
-    progress("checking readiness")
-    readiness = run_readiness(factory, readiness_target(env, resolved.dr_outputs), now=time.time())
-    for f in readiness.failed:
-        progress(f"readiness {f.check_id} {f.resource}: {f.message}")
-
-    progress(f"failing {env.primary_region}")
-    dp.fail_region(env.primary_region)
-    latency = Latency(actions=load_model(), scale=1.0 / opts.time_scale, enabled=True, sleep=time.sleep)
-    runner = build_runner(
-        factory,
-        topo,
-        journal_dir=opts.reports_dir / "journal",
-        latency=latency,
-        clock=Clock(),
-        timeouts=Timeouts(
-            fence_seconds=5.0, waiter_delay=max(0.05, opts.poll_interval), waiter_max_attempts=200
-        ),
-        on_event=on_event,
-        heartbeat_seconds=5.0,
+    primary_lb = load_balancer(
+        endpoint_url, (resolved.primary_outputs or {}).get(Output.LOAD_BALANCER_DNS_NAME)
     )
-    progress(f"failing over (latency model on, {opts.time_scale:.0f} AWS seconds per drill second)")
-    result = runner.run()
+    dr_lb = load_balancer(endpoint_url, resolved.dr_outputs.get(Output.LOAD_BALANCER_DNS_NAME))
+    # Clients (and verify-serving) reach the DR load balancer at its local address, with the run's CA.
+    topo = resolved.topology.with_overrides(app_url=dr_lb["url"], app_ca_file=dr_lb.get("caFile") or "")
+    progress(f"deployed in {deploy_seconds:.1f} s; waiting for {primary_lb['dnsName']} to serve")
+    if not wait_serving(primary_lb["url"], primary_lb.get("caFile"), opts.serve_wait_seconds):
+        raise EmulatorError(
+            f"{env.primary_region}: the primary load balancer {primary_lb['dnsName']} "
+            f"({primary_lb['url']}) does not answer /health within "
+            f"{opts.serve_wait_seconds:.0f} s: no load can be written.",
+            fix="look at the ECS service's events and the app tasks' logs (GET /_streamflix/ecs-tasks)",
+        )
+    load = LoadClient(
+        primary_lb["url"],
+        dr_lb["url"],
+        ca_file=primary_lb.get("caFile"),
+        interval=opts.load_interval,
+        max_seconds=opts.load_max_seconds,
+    )
+    progress(f"load: writing titles, sessions and media through {primary_lb['dnsName']}")
+    load.start()
+    try:
+        time.sleep(opts.load_before_seconds / 2)
+        # The periodic EFS sync (every minute or so on AWS): what is written after it is the EFS RPO.
+        dp.sync()
+        progress("checking readiness")
+        readiness = run_readiness(factory, readiness_target(env, resolved.dr_outputs), now=time.time())
+        for f in readiness.failed:
+            progress(f"readiness {f.check_id} {f.resource}: {f.message}")
+        time.sleep(opts.load_before_seconds / 2)
+
+        progress(f"failing {env.primary_region} (its APIs and its engines, at one instant)")
+        failed_at = time.time()
+        dp.fail_region(env.primary_region)
+        latency = Latency(actions=load_model(), scale=1.0 / opts.time_scale, enabled=True, sleep=time.sleep)
+        runner = build_runner(
+            factory,
+            topo,
+            journal_dir=opts.reports_dir / "journal",
+            latency=latency,
+            clock=Clock(),
+            timeouts=Timeouts(
+                fence_seconds=5.0, waiter_delay=max(0.05, opts.poll_interval), waiter_max_attempts=200
+            ),
+            on_event=on_event,
+            heartbeat_seconds=5.0,
+        )
+        progress(f"failing over (latency model on, {opts.time_scale:.0f} AWS seconds per drill second)")
+        result = runner.run()
+        _keep_loading(load, result.ended_at, opts)
+    finally:
+        load.stop()
     if result.not_serving:
-        # The honest outcome until tasks really register with the DR target group: the failover ran,
-        # the DR region does not serve, and the RTO is not met.
         errors.append(f"not serving: {result.error}")
         progress(f"the DR region does not serve, RTO not met: {result.error}")
     elif not result.succeeded:
         errors.append(f"failover: {result.error}")
 
-    survived = _check_data(dp, topo, written, DataPlaneError)
+    progress(f"reading everything back through {dr_lb['dnsName']}")
+    figures = load.read_back(failed_at)
+    unavailable = load.unavailable_seconds(failed_at)
+    fence = _fence(load, result, failed_at, env.primary_region)
+    dr_writes = load.dr_acknowledged_after(result.ended_at)
+    for store, d in figures.items():
+        progress(
+            f"{store}: {d['found']}/{d['acknowledged']} acknowledged writes found, {d['lost']} lost, "
+            f"RPO {d['rpo_seconds']} s"
+        )
+    progress(
+        f"unavailable as the client saw it: read {unavailable['read']} s, write {unavailable['write']} s"
+    )
+    progress(f"fence: {fence['note']}")
+    if not fence["held"]:
+        errors.append(f"fence: {fence['note']}")
     data = {
         store: {
-            "written": len(written[store]),
-            "survived": survived[store]["read"],
-            "writable_after": survived[store]["writable"],
+            "written": d["acknowledged"],
+            "survived": d["found"],
+            "writable_after": dr_writes.get(store, 0) > 0,
         }
-        for store in written
+        for store, d in figures.items()
     }
-    for store, d in data.items():
-        progress(
-            f"{store}: {d['survived']}/{d['written']} survived, writable afterwards: {d['writable_after']}"
-        )
     if (result.succeeded or result.not_serving) and not all(
         d["writable_after"] for s, d in data.items() if s != "redis" or topo.global_datastore_id
     ):
         errors.append("the DR region does not accept writes on every data store after the failover")
+    engines = _engines(endpoint_url)
 
     teardown = "skipped"
     if opts.teardown:
@@ -194,6 +233,11 @@ def run_drill(
         readiness=readiness.to_dict(),
         extra={
             "data": data,
+            "load": figures,
+            "unavailable_seconds": unavailable,
+            "fence": fence,
+            "engines": engines,
+            "failed_at": round(failed_at, 3),
             "teardown": teardown,
             "deploy_seconds": round(deploy_seconds, 2),
             "drill_seconds": round(time.time() - started, 2),
@@ -272,93 +316,114 @@ def _has_tag(factory: Any, region: str, repo: str, tag: str) -> bool:
     return any(i.get("imageTag") == tag for i in ids)
 
 
-def _write_data(
-    dp: Any, topo: Any, opts: DrillOptions, dp_error: type[Exception], progress: Callable[[str], None]
-) -> dict[str, list[str]]:
-    """Write rows, files and keys on the primary: one batch before a sync, one just before the outage."""
-    written: dict[str, list[str]] = {"rds": [], "efs": [], "redis": []}
-    src = topo.source_region
-    db, fs, rg = topo.source_db_instance_id, topo.source_file_system_id, topo.source_redis_group_id
-    for batch in ("a", "b"):
-        for i in range(opts.rows // 2):
-            row_id = f"{batch}{i}"
-            if db and _try(
-                functools.partial(
-                    dp.insert_row, src, db, "titles", {"id": row_id, "name": f"title {row_id}"}
-                ),
-                dp_error,
-                progress,
-                "insert row",
-            ):
-                written["rds"].append(row_id)
-        for i in range(opts.files // 2):
-            path = f"/media/{batch}{i}.txt"
-            if fs and _try(
-                functools.partial(dp.write_file, src, fs, path, f"content {path}"),
-                dp_error,
-                progress,
-                "write file",
-            ):
-                written["efs"].append(path)
-        for i in range(opts.keys // 2):
-            key = f"session:{batch}{i}"
-            if rg and _try(functools.partial(dp.set_key, src, rg, key, "v"), dp_error, progress, "set key"):
-                written["redis"].append(key)
-        if batch == "a":
-            dp.sync()
-    time.sleep(opts.settle_seconds)
-    return written
+def load_balancer(endpoint_url: str, dns_name: str | None) -> dict[str, Any]:
+    """The local address of a load balancer, from the emulator's ``GET /_streamflix/alb/<DNSName>``."""
+    if not dns_name:
+        raise EmulatorError(
+            "no load balancer DNS name in the stack outputs (LoadBalancerDnsName).",
+            fix="deploy both stacks with the current template and rerun",
+        )
+    answer = _get_json(f"{endpoint_url.rstrip('/')}/_streamflix/alb/{dns_name}")
+    if not answer.get("url"):
+        raise EmulatorError(
+            f"the emulator has no listener for {dns_name}: {answer.get('message') or answer}.",
+            fix="run the drill with the engines on (`streamflix-dr drill --emulator` switches them on)",
+        )
+    return answer
 
 
-def _try(
-    fn: Callable[[], Any], dp_error: type[Exception], progress: Callable[[str], None], what: str
-) -> bool:
+def wait_serving(url: str, ca_file: str | None, seconds: float) -> bool:
+    """True once ``url``/health answers 200 (polls every half second for at most ``seconds``)."""
+    import ssl  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    context = ssl.create_default_context(cafile=ca_file) if url.startswith("https://") else None
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=5, context=context) as r:  # noqa: S310
+                if r.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            log.debug("not serving yet: %s", e)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
     try:
-        fn()
-        return True
-    except dp_error as e:
-        progress(f"could not {what}: {e}")
-        return False
+        with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - the emulator's own endpoint
+            return dict(json.loads(r.read() or b"{}"))
+    except urllib.error.HTTPError as e:
+        try:
+            return dict(json.loads(e.read() or b"{}"))
+        except ValueError:
+            return {"message": f"HTTP {e.code}"}
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise EmulatorError(f"{url}: the emulator does not answer ({e}).", fix="check the emulator") from e
 
 
-def _check_data(
-    dp: Any, topo: Any, written: dict[str, list[str]], dp_error: type[Exception]
-) -> dict[str, Any]:
-    """What the DR side holds of what was written, and whether it now takes writes."""
-    dst = topo.target_region
-    out: dict[str, Any] = {}
-    db, fs, rg = topo.target_db_instance_id, topo.target_file_system_id, topo.target_redis_group_id
-    try:
-        ids = {str(r.get("id")) for r in dp.select_rows(dst, db, "titles")} if db else set()
-    except dp_error:
-        ids = set()
-    out["rds"] = {
-        "read": sum(1 for r in written["rds"] if r in ids),
-        "writable": bool(db) and _ok(lambda: dp.insert_row(dst, db, "titles", {"id": "after"}), dp_error),
+def _engines(endpoint_url: str) -> dict[str, Any]:
+    """Per store the engine and version, and the ECS services' desired vs real task processes."""
+    base = endpoint_url.rstrip("/")
+    answer = _get_json(f"{base}/_streamflix/engines")
+    stores: dict[str, Any] = dict(answer.get("stores") or {})
+    tasks = _get_json(f"{base}/_streamflix/ecs-tasks")
+    stores["ecs"] = {
+        "engine": "StreamFlix app processes",
+        "services": [
+            {
+                "region": s.get("region"),
+                "service": s.get("service"),
+                "desired": s.get("desiredCount"),
+                "real": s.get("realTasks"),
+                "max_real": s.get("maxRealTasks"),
+            }
+            for s in tasks.get("services") or []
+        ],
+        "max_real_per_service": tasks.get("maxRealTasksPerService"),
     }
-    try:
-        files = dp.list_files(dst, fs) if fs else {}
-    except dp_error:
-        files = {}
-    out["efs"] = {
-        "read": sum(1 for p in written["efs"] if p in files or p.lstrip("/") in files),
-        "writable": bool(fs) and _ok(lambda: dp.write_file(dst, fs, "/after.txt", "x"), dp_error),
-    }
-    got = 0
-    for k in written["redis"]:
-        with contextlib.suppress(dp_error):
-            got += dp.get_key(dst, rg, k) is not None
-    out["redis"] = {
-        "read": got,
-        "writable": bool(rg) and _ok(lambda: dp.set_key(dst, rg, "after", "x"), dp_error),
-    }
+    return stores
+
+
+def _keep_loading(load: LoadClient, failover_ended: float, opts: DrillOptions) -> None:
+    """Go on writing after the failover: ``load_after_seconds``, and until the DR region has taken a write
+    per store (bounded by the load's own time limit)."""
+    deadline = time.monotonic() + opts.load_max_seconds
+    time.sleep(opts.load_after_seconds)
+    while time.monotonic() < deadline and load.running():
+        if all(n > 0 for n in load.dr_acknowledged_after(failover_ended).values()):
+            return
+        time.sleep(0.2)
+
+
+def _fence(load: LoadClient, result: Any, failed_at: float, region: str) -> dict[str, Any]:
+    """After the fence step (or the failure, when the fence could not run), no write through the old
+    primary's load balancer is acknowledged."""
+    rec = result.step(StepId.FENCE_PRIMARY.value)
+    status = getattr(getattr(rec, "status", None), "value", None) or "not run"
+    after = rec.ended_at if rec is not None and rec.ended_at is not None and status == "done" else failed_at
+    out = load.fence(after)
+    out["fence_step"] = status
+    since = "the fence step" if status == "done" else f"the failure of {region} (fence step: {status})"
+    if out["acknowledged"]:
+        out["note"] = (
+            f"NOT held: {out['acknowledged']} of {out['writes_tried']} writes through the old primary's load "
+            f"balancer were acknowledged after {since}"
+        )
+    elif out["writes_tried"] and out["no_answer"] == out["writes_tried"]:
+        out["note"] = (
+            f"held: {region} is down, its load balancer answered none of the {out['writes_tried']} writes "
+            f"tried after {since}"
+        )
+    else:
+        out["note"] = (
+            f"held: none of the {out['writes_tried']} writes through the old primary after {since} "
+            "was acknowledged"
+        )
     return out
-
-
-def _ok(fn: Callable[[], Any], dp_error: type[Exception]) -> bool:
-    try:
-        fn()
-        return True
-    except dp_error as e:
-        log.info("write refused: %s", e)
-        return False

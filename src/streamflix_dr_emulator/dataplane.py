@@ -61,6 +61,7 @@ from typing import Any
 from streamflix_dr_emulator import (
     efs_replication,
     elasticache_global,
+    outage,
     rds_replication,
     regional_state,
 )
@@ -158,6 +159,7 @@ def advance_clock(seconds: float) -> float:
     with regional_state.LOCK:
         regional_state.advance(seconds)
         pump()
+        _pump_engines()
         return regional_state.now()
 
 
@@ -165,12 +167,12 @@ def fail_region(region: str) -> None:
     """Start an emulated outage of ``region`` (data plane and AWS APIs answer 503)."""
     with regional_state.LOCK:
         pump()  # what was due before the failure has replicated; nothing after it will
-        regional_state.fail_region(region)
+        outage.fail_region(region)  # the APIs and the real engines, at one instant
 
 
 def restore_region(region: str) -> None:
-    """End the emulated outage of ``region``."""
-    regional_state.restore_region(region)
+    """End the emulated outage of ``region`` (APIs and engines)."""
+    outage.restore_region(region)
 
 
 def reset() -> None:
@@ -184,8 +186,19 @@ def reset() -> None:
 
 
 def sync() -> None:
-    """Replicate everything now, ignoring lags and sync intervals (regions in an outage excepted)."""
+    """Replicate everything now, ignoring lags and sync intervals (regions in an outage excepted);
+    with engines on, the EFS directories sync too (``efs_fs``)."""
     pump(force=True)
+    _pump_engines(force=True)
+
+
+def _pump_engines(force: bool = False) -> None:
+    from streamflix_dr_emulator import engines  # noqa: PLC0415
+
+    if engines.enabled():
+        from streamflix_dr_emulator.engines import efs_fs  # noqa: PLC0415
+
+        efs_fs.pump(force)
 
 
 # --- replication pump -----------------------------------------------------------------------

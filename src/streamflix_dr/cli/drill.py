@@ -16,6 +16,23 @@ from streamflix_dr.drill import DrillOptions, run_drill
 from streamflix_dr.report.model import summary
 
 
+HEALTH_CHECK_MIN_SCALE = 0.2
+
+
+def engines_on(time_scale: float) -> None:
+    """The embedded emulator runs the real engines for a drill (PostgreSQL, Valkey, EFS directories, the app
+    as ECS task processes, load balancers), with health-check intervals on the drill's time scale."""
+    from streamflix_dr_emulator import engines  # noqa: PLC0415 - only with --emulator
+    from streamflix_dr_emulator.engines import ecs_tasks  # noqa: PLC0415
+
+    engines.enable(True)
+    # Health checks run on the drill's time scale, but no faster than a fifth of AWS's: each check does
+    # real work in the app (SELECT 1, PING, statvfs over TLS) that takes a good fraction of a second on
+    # two shared cores; at 1/60 (a 15 s interval every 0.25 s, a 0.2 s timeout) checks pile up in the
+    # app and every target turns unhealthy. At 1/5: a check every 3 s, a 1 s timeout.
+    ecs_tasks.configure(time_scale=max(HEALTH_CHECK_MIN_SCALE, min(1.0, 1.0 / time_scale)))
+
+
 @click.command("drill")
 @click.option("--env", "env_name", default="dev", show_default=True, help="Environment name or path.")
 @click.option(
@@ -46,6 +63,8 @@ def command(
     app.probe(env.dr_region)
     opts = DrillOptions(time_scale=time_scale, reports_dir=reports_dir, teardown=not keep)
     finished = False
+    if app.emulator:
+        engines_on(time_scale)
     try:
         doc = run_drill(
             env,
@@ -75,6 +94,10 @@ def command(
                     f"run `streamflix-dr destroy --env {env_name}`",
                     err=True,
                 )
+        if app.emulator:
+            from streamflix_dr_emulator import engines  # noqa: PLC0415 - the embedded emulator's
+
+            engines.shutdown_all()  # every server, app process and load balancer this drill started
     if as_json:
         click.echo(json.dumps(summary(doc), default=str))
     else:

@@ -242,7 +242,15 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
         {k: s[k] for k in ("step", "status", "start", "end", "start_modelled", "end_modelled")}
         for s in doc.get("steps", [])
     ]
-    for extra in ("data", "report_path", "not_serving"):
+    for extra in (
+        "data",
+        "report_path",
+        "not_serving",
+        "load",
+        "unavailable_seconds",
+        "fence",
+        "engines",
+    ):
         if extra in doc:
             out[extra] = doc[extra]
     return out

@@ -95,6 +95,49 @@ def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
         ]
         for store, d in data.items():
             lines.append(f"| {store} | {d.get('written')} | {d.get('survived')} |")
+    load = doc.get("load")
+    if load:
+        lines += [
+            "",
+            "## Measured under load (real engines), beside the modelled RTO",
+            "",
+            "Writes through the primary's load balancer from before the failure until after the failover "
+            "(then through the DR load balancer), read back through the DR load balancer.",
+            "",
+            "| Store | Acknowledged | Found | Lost | RPO measured (s) | RPO modelled (s) |",
+            "|---|---|---|---|---|---|",
+        ]
+        modelled = doc.get("rpo_seconds") or {}
+        for store, d in load.items():
+            lines.append(
+                f"| {store} | {d.get('acknowledged')} | {d.get('found')} | {d.get('lost')} "
+                f"| {_s(d.get('rpo_seconds'))} | {_s(modelled.get(store))} |"
+            )
+        unavailable = doc.get("unavailable_seconds") or {}
+        lines += [
+            "",
+            "| Unavailable, as the client saw it | Measured (s, real) | Modelled RTO (s, AWS) |",
+            "|---|---|---|",
+            f"| read | {_s(unavailable.get('read'))} | {_s(doc.get('rto_read_modelled_seconds'))} |",
+            f"| write | {_s(unavailable.get('write'))} | {_s(doc.get('rto_write_modelled_seconds'))} |",
+            "",
+            f"Measured times are this machine's seconds at time scale {_s(doc.get('time_scale'))}; the "
+            "modelled RTO is in AWS seconds.",
+        ]
+        fence = doc.get("fence") or {}
+        if fence:
+            lines += ["", f"Fence: {fence.get('note')}."]
+    engines = doc.get("engines") or {}
+    if engines:
+        lines += ["", "## Engines", "", "| Store | Engine | Version |", "|---|---|---|"]
+        for store in ("rds", "redis", "efs"):
+            e = engines.get(store) or {}
+            lines.append(f"| {store} | {e.get('engine')} | {e.get('version') or '-'} |")
+        for svc in (engines.get("ecs") or {}).get("services") or []:
+            lines.append(
+                f"| ecs {svc.get('region')} {svc.get('service')} | app processes: {svc.get('real')} real of "
+                f"{svc.get('desired')} desired (bound {svc.get('max_real')}) | - |"
+            )
     lines += [
         "",
         "## Timeline",

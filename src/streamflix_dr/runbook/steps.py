@@ -1171,7 +1171,7 @@ class VerifyServing(Step):
             )
         outcome = StepOutcome(message=f"DR region serves: {healthy} healthy target(s)")
         if t.app_url:
-            status = _probe(t.app_url)
+            status = _probe(t.app_url, ca_file=t.app_ca_file or None)
             if status is None or not 200 <= status < 400:
                 raise NotServingError(
                     f"{t.app_url} does not answer its health check ({status or 'no answer'}).",
@@ -1189,16 +1189,18 @@ class VerifyServing(Step):
 HEALTH_PATH = "/health"
 
 
-def _probe(app_url: str, timeout: float = 5.0) -> int | None:
+def _probe(app_url: str, timeout: float = 5.0, ca_file: str | None = None) -> int | None:
     """HTTP status of the app's health path through its load balancer, or None when it does not answer."""
-    import urllib.error  # noqa: PLC0415 - only verify-serving probes
+    import ssl  # noqa: PLC0415 - only verify-serving probes
+    import urllib.error  # noqa: PLC0415
     import urllib.request  # noqa: PLC0415
 
     url = app_url.rstrip("/") + HEALTH_PATH
     if not url.startswith(("https://", "http://")):
         return None
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - scheme checked above
+        context = ssl.create_default_context(cafile=ca_file) if url.startswith("https://") else None
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:  # noqa: S310 - scheme checked
             return int(resp.status)
     except urllib.error.HTTPError as e:
         return int(e.code)

@@ -68,6 +68,8 @@ class Topology:
     source_health_check_id: str = ""
     target_group_arn: str = ""
     app_url: str = ""
+    # A CA bundle that verifies app_url's certificate ('' = the system's trust store).
+    app_ca_file: str = ""
     # The primary's no-rules security group: swapped onto the old primary DB by the fence.
     source_db_fence_security_group_id: str = ""
     # The DR load balancer's DNS name: what Route 53 must answer after the switch.

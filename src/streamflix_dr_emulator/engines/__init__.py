@@ -104,6 +104,11 @@ def registered(region: str) -> list[Engine]:
         return list(_registry.get(region, []))
 
 
+def locked() -> threading.RLock:
+    """The registry's lock (reentrant): hold it to make a wider switch (``outage``) one instant."""
+    return _lock
+
+
 def fail_region(region: str) -> None:
     """Stop every engine of ``region`` answering, at one instant (under one lock)."""
     with _lock:
@@ -167,8 +172,45 @@ def shutdown_all() -> None:
 HOOK_MODULES: tuple[str, ...] = ("rds_hooks", "elasticache_hooks", "efs_hooks", "ecs_tasks", "alb")
 
 
+_versions: dict[str, dict[str, str | None]] = {}
+
+
+def versions() -> dict[str, dict[str, str | None]]:
+    """Per store (``rds``, ``redis``, ``efs``): the engine behind it and its version (asked once)."""
+    with _lock:
+        if _versions:
+            return {k: dict(v) for k, v in _versions.items()}
+    found: dict[str, dict[str, str | None]] = {"efs": {"engine": "directories", "version": None}}
+    for store, engine, module in (("rds", "PostgreSQL", "postgres"), ("redis", "Valkey", "valkey")):
+        try:
+            version: str | None = str(importlib.import_module(f"{__name__}.{module}").server_version())
+        except Exception as exc:  # the wheel missing or broken: say so, do not guess a version
+            log.warning("engines: %s version unknown: %s", engine, exc)
+            version = None
+        found[store] = {"engine": engine, "version": version}
+    with _lock:
+        _versions.update(found)
+    return {k: dict(v) for k, v in found.items()}
+
+
+def http_handler(
+    method: str, path: str, body: dict[str, object], account_id: str
+) -> tuple[int, dict[str, object]]:
+    """``GET /_streamflix/engines``: whether engines are on, and per store the engine and its version."""
+    del path, body, account_id
+    if method != "GET":
+        return 405, {"error": "MethodNotAllowed", "message": f"{method}: only GET"}
+    on = enabled()
+    return 200, {"enabled": on, "stores": versions() if on else {}}
+
+
 def install() -> None:
-    """Install the moto hooks of every engine (each hook does nothing while engines are off)."""
+    """Install the moto hooks of every engine (each hook does nothing while engines are off), and serve
+    ``/_streamflix/engines``."""
+    if importlib.util.find_spec("streamflix_dr_emulator.extension_http") is not None:
+        importlib.import_module("streamflix_dr_emulator.extension_http").register(
+            "/_streamflix/engines", http_handler
+        )
     for name in HOOK_MODULES:
         module = f"{__name__}.{name}"
         if importlib.util.find_spec(module) is None:

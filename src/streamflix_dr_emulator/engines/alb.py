@@ -449,7 +449,13 @@ def http_handler(method: str, path: str, body: dict[str, Any], account_id: str) 
     except LookupError as exc:
         return 404, {"error": "LoadBalancerNotFound", "message": str(exc)}
     listeners = [f for f in fronts() if f["dnsName"].lower() == dns_name.lower()]
-    return 200, {"dnsName": dns_name, "url": f"{protocol.lower()}://{host}:{port}", "listeners": listeners}
+    return 200, {
+        "dnsName": dns_name,
+        "url": f"{protocol.lower()}://{host}:{port}",
+        # The HTTPS listeners' CA (on AWS: a public ACM certificate the client already trusts).
+        "caFile": str(certificate_authority().ca_file),
+        "listeners": listeners,
+    }
 
 
 def install() -> None:

@@ -131,7 +131,13 @@ def _set_endpoints(rg: Any, started: list[ValkeyNode]) -> None:
 def _start_group(account_id: str, region: str, rg: Any, kwargs: dict[str, Any]) -> list[ValkeyNode]:
     rg_id = str(rg.replication_group_id)
     tls = bool(kwargs.get("transit_encryption_enabled"))
-    token = kwargs.get("auth_token") or None
+    # CloudFormation resolves {{resolve:secretsmanager:...}} before the handler calls CreateReplicationGroup;
+    # moto passes the reference through, so resolve it here as rds_hooks does for the master password
+    # (the template's AuthToken is such a reference: without this the server's requirepass is the
+    # reference's text and every client with the real token gets WRONGPASS).
+    from streamflix_dr_emulator.engines.rds_hooks import resolve_secret_refs  # noqa: PLC0415
+
+    token = resolve_secret_refs(kwargs.get("auth_token") or None, account_id, region) or None
     ca = certificate_authority() if tls else None
     started: list[ValkeyNode] = []
     try:
