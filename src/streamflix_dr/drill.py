@@ -188,6 +188,7 @@ def run_drill(
     progress(f"reading everything back through {dr_lb['dnsName']}")
     figures = load.read_back(failed_at)
     unavailable = load.unavailable_seconds(failed_at)
+    unavailable_by_store = load.unavailable_by_store(failed_at)
     fence = _fence(load, result, failed_at, env.primary_region)
     dr_writes = load.dr_acknowledged_after(result.ended_at)
     for store, d in figures.items():
@@ -235,6 +236,7 @@ def run_drill(
             "data": data,
             "load": figures,
             "unavailable_seconds": unavailable,
+            "unavailable_seconds_by_store": unavailable_by_store,
             "fence": fence,
             "engines": engines,
             "failed_at": round(failed_at, 3),

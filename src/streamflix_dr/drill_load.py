@@ -175,18 +175,19 @@ class LoadClient:
         return None
 
     def acknowledged(self) -> dict[str, dict[str, float]]:
-        """Per store: key -> when the app's 201 arrived (epoch seconds)."""
+        """Per store: key -> when the acknowledged write was sent (epoch seconds). The write happened
+        between that and its 201; the send time makes a lost write's age an upper bound, never 0."""
         out: dict[str, dict[str, float]] = {s: {} for s in STORES}
         for a in self.snapshot():
             if a.kind == "write" and a.ok:
-                out[a.store][a.key] = a.answered
+                out[a.store][a.key] = a.sent
         return out
 
     def read_back(self, failed_at: float) -> dict[str, dict[str, Any]]:
         """Read every acknowledged write back through the DR load balancer; count per store."""
         result: dict[str, dict[str, Any]] = {}
         for store, keys in self.acknowledged().items():
-            lost_times = [at for key, at in keys.items() if not self._read(store, key, "dr").ok]
+            lost_times = [sent for key, sent in keys.items() if not self._read(store, key, "dr").ok]
             newest_lost = max(lost_times) if lost_times else None
             result[store] = {
                 "acknowledged": len(keys),
@@ -196,37 +197,56 @@ class LoadClient:
             }
         return result
 
-    def _operations(self) -> list[tuple[str, float, float | None]]:
+    def _operations(self) -> list[tuple[str, str, float, float | None]]:
         """One entry per logical request (a try on the primary and its retry on DR are one):
-        (kind, when it was first sent, when it succeeded or None)."""
+        (kind, store, when it was first sent, when it succeeded or None)."""
         ops: dict[int, list[Attempt]] = {}
         for a in self.snapshot():
             ops.setdefault(a.op, []).append(a)
         out = []
         for tries in ops.values():
             done = next((a.answered for a in tries if a.ok), None)
-            out.append((tries[0].kind, tries[0].sent, done))
-        return sorted(out, key=lambda o: o[1])
+            out.append((tries[0].kind, tries[0].store, tries[0].sent, done))
+        return sorted(out, key=lambda o: o[2])
+
+    def _windows(self, failed_at: float) -> dict[str, dict[str, tuple[float, float | None]]]:
+        """Per kind and store that failed at or after ``failed_at``: (first failed request's send time,
+        answer time of the first success after it, or None)."""
+        first: dict[str, dict[str, float]] = {"read": {}, "write": {}}
+        recovered: dict[str, dict[str, float]] = {"read": {}, "write": {}}
+        for kind, store, sent, done in self._operations():
+            if sent < failed_at or store in recovered[kind]:
+                continue
+            if done is None:
+                first[kind].setdefault(store, sent)
+            elif store in first[kind]:
+                recovered[kind][store] = done
+        return {
+            kind: {store: (t, recovered[kind].get(store)) for store, t in stores.items()}
+            for kind, stores in first.items()
+        }
+
+    def unavailable_by_store(self, failed_at: float) -> dict[str, dict[str, float | None]]:
+        """Per kind and store: seconds from the first failed request to the first success after it
+        (stores that never failed are absent; None: it never recovered)."""
+        return {
+            kind: {store: None if end is None else round(end - start, 3) for store, (start, end) in w.items()}
+            for kind, w in self._windows(failed_at).items()
+        }
 
     def unavailable_seconds(self, failed_at: float) -> dict[str, float | None]:
-        """Per kind: from the first failed request at or after the failure to the first successful one
-        after it, as this client saw them (0 when none failed; None when it never recovered)."""
+        """Per kind: from the first failed request at or after the failure to the instant from which every
+        store answered again, as this client saw it (0 when none failed; None when one never recovered)."""
         out: dict[str, float | None] = {}
-        for kind in ("read", "write"):
-            first_failed: float | None = None
-            recovered: float | None = None
-            for op_kind, sent, done in self._operations():
-                if op_kind != kind or sent < failed_at:
-                    continue
-                if done is None and first_failed is None:
-                    first_failed = sent
-                elif done is not None and first_failed is not None:
-                    recovered = done
-                    break
-            if first_failed is None:
+        for kind, w in self._windows(failed_at).items():
+            if not w:
                 out[kind] = 0.0
+                continue
+            ends = [end for _, end in w.values()]
+            if any(end is None for end in ends):
+                out[kind] = None
             else:
-                out[kind] = None if recovered is None else round(recovered - first_failed, 3)
+                out[kind] = round(max(e for e in ends if e is not None) - min(s for s, _ in w.values()), 3)
         return out
 
     def fence(self, after: float) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from streamflix_dr.deploy.destroy import destroy
 from streamflix_dr.drill import DrillOptions, run_drill
 from streamflix_dr.report.model import summary
 
-
 HEALTH_CHECK_MIN_SCALE = 0.2
 
 

@@ -248,6 +248,7 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
         "not_serving",
         "load",
         "unavailable_seconds",
+        "unavailable_seconds_by_store",
         "fence",
         "engines",
     ):

@@ -875,6 +875,8 @@ class ScaleEcs(Step):
             message = str(ev.get("message", ""))
             if isinstance(created, datetime) and created < since:
                 break  # newest first: the rest are older
+            if ") has started " in message:
+                break  # tasks started after the older failures below: those say nothing about now
             if "CannotPullContainerError" in message or "ResourceInitializationError" in message:
                 raise FailoverError(
                     f"{t.target_region}: ECS service {t.target_ecs_service} cannot start its tasks: "

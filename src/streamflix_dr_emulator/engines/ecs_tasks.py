@@ -575,6 +575,13 @@ def reconcile(backend: Any, service: Any, *, background: bool = False) -> Servic
         state.tasks.extend(started)
         if started:
             state.failed_at = 0.0
+            state.failure = None
+    if started:
+        # As ECS writes it: "(service <name>) has started <n> tasks: (task <id>) ..." (service event messages,
+        # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-event-messages-list.html). A
+        # newer start supersedes the failures of earlier attempts for whoever reads the events.
+        ids = " ".join(f"(task {t.task_id})" for t in started)
+        _event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
     if not background:
         _ensure_checker()
     return state
