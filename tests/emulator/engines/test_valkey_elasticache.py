@@ -422,3 +422,35 @@ def _stack(endpoint: str, region: str, template: dict[str, Any]) -> dict[str, st
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def test_cloudformation_auth_token_from_a_secret_reference_is_the_secret_value(
+    stores: dict[str, Datastore], emulator_endpoint: str
+) -> None:
+    # The template's AuthToken is {{resolve:secretsmanager:streamflix-redis-auth-<suffix>:SecretString}}.
+    # CloudFormation resolves it before calling the handler; the server's password must be the secret's
+    # value, not the reference's text (before: every client with the real token got WRONGPASS).
+    region = "sa-east-1"
+    secret = uid("vkauth")
+    aws(emulator_endpoint, "secretsmanager", region).create_secret(Name=secret, SecretString=TOKEN)
+    template = {
+        "Resources": {
+            "Cache": {
+                "Type": "AWS::ElastiCache::ReplicationGroup",
+                "Properties": {
+                    "ReplicationGroupDescription": "cfn secret token",
+                    "Engine": "redis",
+                    "CacheNodeType": "cache.r7g.large",
+                    "NumCacheClusters": 1,
+                    "TransitEncryptionEnabled": True,
+                    "TransitEncryptionMode": "required",
+                    "AuthToken": f"{{{{resolve:secretsmanager:{secret}:SecretString}}}}",
+                },
+            }
+        },
+        "Outputs": {"Id": {"Value": {"Ref": "Cache"}}},
+    }
+    rg_id = _stack(emulator_endpoint, region, template)["Id"]
+    assert _client(emulator_endpoint, region, rg_id).ping()
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        _client(emulator_endpoint, region, rg_id, password="{{resolve:secretsmanager:" + secret).ping()
