@@ -1,9 +1,12 @@
-"""The DR drill: deploy both regions, write data on the primary, check readiness, fail the primary
-region, fail over with the latency model on, check the DR region serves and what data survived,
-tear down, and report (JSON, Markdown, SVG, history line).
+"""The DR drill: deploy both regions, put load on the primary's load balancer, check readiness, fail the
+primary region (its APIs and its engines at one instant), fail over with the latency model on, check the DR
+region serves, read everything back through the DR load balancer, tear down, and report (JSON, Markdown,
+SVG, history line).
 
-The data plane (rows, files, cache keys, the region outage) exists only in the project's emulator,
-so a drill needs an emulator endpoint; on AWS the equivalent is a game day with ``failover``.
+The region outage and the real engines behind the load balancers exist only in the project's emulator, so a
+drill needs an emulator endpoint (``streamflix-dr drill --emulator`` switches its engines on); on AWS the
+equivalent is a game day with ``failover``. The drill reaches the emulator over HTTP only (its
+``/_streamflix/...`` endpoints); what it measures comes from requests a client made (``drill_load``).
 """
 
 from __future__ import annotations

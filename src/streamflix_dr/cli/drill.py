@@ -56,8 +56,9 @@ def engines_on(time_scale: float) -> None:
 def command(
     *, env_name: str, as_json: bool, time_scale: float, reports_dir: Path, keep: bool, app: AppContext
 ) -> None:
-    """Deploy, write data, check readiness, fail the primary region, fail over, check what survived,
-    tear down, and report. Needs the emulator (--emulator) for its data plane and region outage."""
+    """Deploy, write under load through the primary's load balancer, check readiness, fail the primary
+    region, fail over, read everything back through the DR load balancer, tear down, and report. Needs the
+    emulator (--emulator: its real engines and region outage are switched on)."""
     env = load_environment(env_name)
     app.probe(env.dr_region)
     opts = DrillOptions(time_scale=time_scale, reports_dir=reports_dir, teardown=not keep)
