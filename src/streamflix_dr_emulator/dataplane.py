@@ -178,6 +178,8 @@ def restore_region(region: str) -> None:
 def reset() -> None:
     """Forget all data, the configuration, the clock offset and every outage."""
     with regional_state.LOCK:
+        for region in regional_state.failed_regions():
+            outage.restore_region(region)  # the engines' half of the outage ends with it
         _stores.clear()
         _last_metric.clear()
         _config.clear()

@@ -54,3 +54,10 @@ def test_the_data_plane_switch_reaches_the_engines(engine: _Engine) -> None:
     assert engines.is_failed(REGION) and engine.calls == [("fail", True)]
     dataplane.restore_region(REGION)
     assert not engines.is_failed(REGION) and not regional_state.is_failed(REGION)
+
+
+def test_a_reset_ends_both_halves_of_an_outage(engine: _Engine) -> None:
+    # moto's reset ends the outage; an engine registered later in that region must not start failed.
+    dataplane.fail_region(REGION)
+    dataplane.reset()
+    assert not regional_state.is_failed(REGION) and not engines.is_failed(REGION)
