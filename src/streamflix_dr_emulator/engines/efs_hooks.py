@@ -66,10 +66,12 @@ def _hook_create_replication(original: Any) -> Any:
 
 
 def _hook_delete_replication(original: Any) -> Any:
-    def delete_replication(account_id: str, region: str, fs_id: str) -> Any:
+    def delete_replication(account_id: str, region: str, fs_id: str, mode: str = "ALL_CONFIGURATIONS") -> Any:
         if engines.enabled():
             efs_fs.pump()  # what was due before the configuration disappears
-        rep = original(account_id, region, fs_id)
+        # Either DeletionMode ends the syncs into the destination: with LOCAL_CONFIGURATION_ONLY the other
+        # side's configuration is left "unrecoverable" (EFS API DeleteReplicationConfiguration).
+        rep = original(account_id, region, fs_id, mode)
         efs_fs.replication_deleted(rep)
         return rep
 
