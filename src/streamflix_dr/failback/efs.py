@@ -46,7 +46,8 @@ def replication_of(ctx: StepContext, region: str, fs_id: str) -> dict[str, Any] 
 
 
 def destination(rep: dict[str, Any] | None) -> dict[str, Any]:
-    return dict((rep or {}).get("Destinations") or [{}])[0] if rep else {}
+    dests = (rep or {}).get("Destinations") or [{}]
+    return dict(dests[0])
 
 
 def protection(ctx: StepContext, region: str, fs_id: str) -> str:
@@ -237,7 +238,7 @@ class DrainEfs(Step):
         if not self.force:
             raise NotDrainedError(
                 f"EFS {t.dr.fs_id} has not synced into {t.primary.fs_id} since the fence (last sync {shown} "
-                "before it); failing back now would lose those files.",
+                "before it); failing back now would lose those files (--force goes on and reports it).",
                 fix="wait and rerun the same command; or pass --force and accept the loss",
             )
         return StepOutcome(

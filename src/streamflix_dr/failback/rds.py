@@ -323,7 +323,7 @@ class DrainRds(Step):
         if not self.force:
             raise NotDrainedError(
                 f"{t.primary.region}: {t.primary.db_id} has not replayed the DR writes (lag {shown}); "
-                "promoting now would lose them.",
+                "promoting now would lose them (--force promotes anyway and reports the loss).",
                 fix="wait and rerun the same command; or pass --force to promote anyway and accept the loss",
             )
         return StepOutcome(

@@ -104,8 +104,15 @@ def reconcile_report(factory: Any, env: Any, topology: FailbackTopology | None =
     if t.primary.fs_id and t.dr.fs_id:
         try:
             rep = replication_of(ctx, t.primary.region, t.primary.fs_id)
+            # Both sides must agree: a failover that deleted only the DR side leaves the primary's half.
+            dr_side = replication_of(ctx, t.dr.region, t.dr.fs_id)
         except (ClientError, BotoCoreError) as e:
-            rep, report.notes = None, [*report.notes, f"EFS not readable: {e}"]
+            rep, dr_side, report.notes = None, None, [*report.notes, f"EFS not readable: {e}"]
+        if rep is not None and dr_side is None:
+            report.notes.append(
+                f"{t.primary.fs_id}'s configuration exists only on the {t.primary.region} side"
+            )
+            rep = None
         d = destination(rep)
         live = (
             f"{rep.get('SourceFileSystemId')} -> {d.get('FileSystemId')} ({d.get('Status')})"

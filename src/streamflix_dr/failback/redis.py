@@ -250,7 +250,8 @@ class DrainRedis(Step):
             return StepOutcome(message="replication lag 0", metrics={"lost_seconds": 0.0})
         if not self.force:
             raise NotDrainedError(
-                f"{t.primary.region}: Redis replication lag {lag[0]:.1f} s after the fence.",
+                f"{t.primary.region}: Redis replication lag {lag[0]:.1f} s after the fence "
+                "(--force accepts the loss).",
                 fix="wait and rerun; or --force to accept the loss of those cache writes",
             )
         return StepOutcome(
