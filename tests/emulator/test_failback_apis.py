@@ -8,13 +8,15 @@ failback's use of them. Each fails against plain moto (see each test's docstring
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from api_support import aws, error_of, uid
 from botocore.exceptions import ClientError
 
-from streamflix_dr_emulator import failback_apis
+from streamflix_dr_emulator import failback_apis, regional_state
 from streamflix_dr_emulator.client import DataPlaneClient
 
 PRIMARY = "eu-west-2"
@@ -22,8 +24,12 @@ DR = "us-east-1"
 
 
 @pytest.fixture(autouse=True)
-def _failback_apis() -> None:
+def _failback_apis(endpoint: str) -> Iterator[None]:
     failback_apis.install()
+    yield
+    # Leave the emulator as found: these tests move the emulated clock (a clock left ahead of real time
+    # puts AWS timestamps in the client's future).
+    DataPlaneClient(endpoint).reset()
 
 
 def make_db(endpoint: str, region: str = PRIMARY, *, backups: int = 7) -> dict[str, Any]:
@@ -65,6 +71,19 @@ def rename(endpoint: str, region: str, db_id: str, new: str, **kw: Any) -> dict[
             DBInstanceIdentifier=db_id, NewDBInstanceIdentifier=new, **({"ApplyImmediately": True} | kw)
         )["DBInstance"]
     )
+
+
+def make_fs(endpoint: str, region: str) -> str:
+    return str(
+        aws(endpoint, "efs", region).create_file_system(CreationToken=uid("tok"), Encrypted=True)[
+            "FileSystemId"
+        ]
+    )
+
+
+def protection(endpoint: str, region: str, fs_id: str) -> str:
+    fs = aws(endpoint, "efs", region).describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]
+    return str(fs["FileSystemProtection"]["ReplicationOverwriteProtection"])
 
 
 # --- rename --------------------------------------------------------------------------------------------
@@ -225,20 +244,40 @@ def test_rds_failback_round_trip_keeps_every_row_under_the_original_identifiers(
     assert sorted(r["id"] for r in dp.select_rows(DR, x_id, "t")) == [1, 2, 3]
 
 
-# --- EFS, Global Datastore, secrets (existing modules, as the failback uses them) --------------------------
-
-
-def make_fs(endpoint: str, region: str) -> str:
-    return str(
-        aws(endpoint, "efs", region).create_file_system(CreationToken=uid("tok"), Encrypted=True)[
-            "FileSystemId"
-        ]
+def test_replication_progress_shows_to_a_reader_without_any_data_plane_request(endpoint: str) -> None:
+    """A failback drain only reads ReplicaLag and LastReplicatedTimestamp after the fence. Before: nothing
+    pumped the data plane, so no datapoint after the fence and no sync ever showed."""
+    dp = DataPlaneClient(endpoint)
+    src = make_db(endpoint)
+    rep = replica_of(endpoint, src, DR)
+    fs_a, fs_b = make_fs(endpoint, PRIMARY), make_fs(endpoint, DR)
+    aws(endpoint, "efs", DR).update_file_system_protection(
+        FileSystemId=fs_b, ReplicationOverwriteProtection="DISABLED"
     )
+    aws(endpoint, "efs", PRIMARY).create_replication_configuration(
+        SourceFileSystemId=fs_a, Destinations=[{"Region": DR, "FileSystemId": fs_b}]
+    )
+    fence = dp.advance_clock(0)
+    regional_state.advance(120)  # time passes; no data-plane request, no pump
+
+    efs = aws(endpoint, "efs", PRIMARY).describe_replication_configurations(FileSystemId=fs_a)[
+        "Replications"
+    ][0]
+    assert efs["Destinations"][0]["LastReplicatedTimestamp"].timestamp() > fence
+    cw = aws(endpoint, "cloudwatch", DR)
+    points = cw.get_metric_statistics(
+        Namespace="AWS/RDS",
+        MetricName="ReplicaLag",
+        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": rep["DBInstanceIdentifier"]}],
+        StartTime=regional_state.now_datetime() - timedelta(minutes=5),
+        EndTime=regional_state.now_datetime() + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert points and max(p["Timestamp"].timestamp() for p in points) >= fence
 
 
-def protection(endpoint: str, region: str, fs_id: str) -> str:
-    fs = aws(endpoint, "efs", region).describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]
-    return str(fs["FileSystemProtection"]["ReplicationOverwriteProtection"])
+# --- EFS, Global Datastore, secrets (existing modules, as the failback uses them) --------------------------
 
 
 def test_efs_replicates_back_into_the_existing_primary_file_system(endpoint: str) -> None:
