@@ -22,6 +22,13 @@
   existing instance). "All read replica DB instances are created with backups disabled" (same page):
   moto copied the source's retention. moto's shallow copy also shared the source's replica list.
 
+CloudFormation keeps a physical id as a string: a stack whose ``DBInstanceIdentifier`` is X refers to
+whatever instance is named X. moto's stacks hold the model object, so after a rename the stack followed
+the renamed instance (``DescribeStackResources`` showed ``X-old-...``, a delete would have deleted it). On a
+rename the stacks that hold the instance are remembered by name; the next instance created under that name
+in that region becomes theirs again (between the two, the stack still points at the renamed object: AWS
+would find no instance by that name).
+
 ElastiCache:
 
 * ``DeleteReplicationGroup`` — "ElastiCache immediately begins deleting the selected resources"
@@ -94,6 +101,27 @@ def _validate_identifier(value: str) -> str:
             "with a hyphen or contain two consecutive hyphens.",
         )
     return new
+
+
+# (account, region, identifier) -> [(stack, logical id)] of stacks that named an instance renamed away.
+_named_by_stacks: dict[tuple[str, str, str], list[tuple[Any, str]]] = {}
+
+
+def _remember_stacks(account: str, region: str, db: Any, old_id: str) -> None:
+    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415
+
+    refs = []
+    for stack in list(cloudformation_backends[account][region].stacks.values()):
+        parsed = getattr(getattr(stack, "resource_map", None), "_parsed_resources", {})
+        refs.extend((stack, logical) for logical, obj in list(parsed.items()) if obj is db)
+    if refs:
+        _named_by_stacks[(account, region, old_id)] = refs
+
+
+def _hand_name_back(account: str, region: str, db: Any) -> None:
+    for stack, logical in _named_by_stacks.pop((account, region, db.db_instance_identifier), []):
+        db.logical_resource_id = logical  # what moto's parser sets on the objects it creates
+        stack.resource_map._parsed_resources[logical] = db
 
 
 def _relink(backend: Any, db: Any, old_arn: str, old_id: str) -> None:
@@ -226,6 +254,7 @@ def install() -> None:
             )
         with regional_state.LOCK:
             old_arn, old_id = db.db_instance_arn, db.db_instance_identifier
+            _remember_stacks(self.account_id, self.region_name, db, old_id)
             db_kwargs = dict(db_kwargs, new_db_instance_identifier=new)
             renamed = original_modify(self, db_instance_identifier, db_kwargs)
             _relink(self, renamed, old_arn, old_id)
@@ -257,6 +286,7 @@ def install() -> None:
             replica.replicas = []
             if db_kwargs.get("backup_retention_period") is None:
                 replica.backup_retention_period = 0
+            _hand_name_back(self.account_id, self.region_name, replica)
         return replica
 
     patch_attr(RDSBackend, "describe_db_instances", describe_db_instances)

@@ -177,6 +177,45 @@ def test_a_replica_stays_associated_with_its_renamed_source(endpoint: str) -> No
     assert describe(endpoint, PRIMARY, new)["ReadReplicaDBInstanceIdentifiers"] == [rep["DBInstanceArn"]]
 
 
+def test_a_stack_names_its_instance_by_identifier_across_a_rename_and_a_new_instance(
+    endpoint: str, stacks: Any
+) -> None:
+    """CloudFormation stores the physical id (the identifier). Plain moto: the stack followed the renamed
+    object, so DescribeStackResources showed the renamed instance and a stack delete deleted it."""
+    name = uid("cfdb")
+    stack = stacks.create(
+        {
+            "Resources": {
+                "Db": {
+                    "Type": "AWS::RDS::DBInstance",
+                    "DeletionPolicy": "Delete",
+                    "Properties": {
+                        "DBInstanceIdentifier": name,
+                        "Engine": "postgres",
+                        "DBInstanceClass": "db.r6g.large",
+                        "AllocatedStorage": "20",
+                        "MasterUsername": "app",
+                        "MasterUserPassword": "password-123",
+                        "BackupRetentionPeriod": 7,
+                    },
+                }
+            }
+        },
+        region=PRIMARY,
+    )
+    source = make_db(endpoint, DR)
+    rename(endpoint, PRIMARY, name, f"{name}-old-1")
+    dp = DataPlaneClient(endpoint)
+    dp.advance_clock(failback_apis.RENAME_SECONDS)
+    replica_of(endpoint, source, PRIMARY, name)
+
+    cfn = aws(endpoint, "cloudformation", PRIMARY)
+    res = cfn.describe_stack_resources(StackName=stack["StackName"])["StackResources"]
+    assert [r["PhysicalResourceId"] for r in res if r["LogicalResourceId"] == "Db"] == [name]
+    cfn.delete_stack(StackName=stack["StackName"])
+    assert describe(endpoint, PRIMARY, f"{name}-old-1")["DBInstanceIdentifier"] == f"{name}-old-1"
+
+
 # --- replica preconditions -----------------------------------------------------------------------------
 
 
