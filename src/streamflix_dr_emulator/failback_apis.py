@@ -110,7 +110,7 @@ _named_by_stacks: dict[tuple[str, str, str], list[tuple[Any, str]]] = {}
 def _remember_stacks(account: str, region: str, db: Any, old_id: str) -> None:
     from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415
 
-    refs = []
+    refs: list[tuple[Any, str]] = []
     for stack in list(cloudformation_backends[account][region].stacks.values()):
         parsed = getattr(getattr(stack, "resource_map", None), "_parsed_resources", {})
         refs.extend((stack, logical) for logical, obj in list(parsed.items()) if obj is db)
