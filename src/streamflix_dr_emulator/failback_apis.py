@@ -41,9 +41,11 @@ ElastiCache:
 Replication progress is observable without a data-plane request:
 
 * AWS replicates continuously, whoever looks. The data plane applies replication lazily (when something
-  pumps it: a data-plane request, a promotion...), so a failback that only reads ``AWS/RDS ReplicaLag``
-  (``GetMetricStatistics``) or ``LastReplicatedTimestamp`` (``DescribeReplicationConfigurations``) after
-  fencing the writers saw no progress at all and refused to promote. Both reads now pump first.
+  pumps it: a data-plane request, a promotion...), so a failback that only reads ``LastReplicatedTimestamp``
+  (``DescribeReplicationConfigurations``) and ``AWS/RDS ReplicaLag`` after fencing the writers saw no
+  progress at all and refused to promote. ``DescribeReplicationConfigurations`` now pumps first (which also
+  publishes ``ReplicaLag``). ``GetMetricStatistics`` does not: moto's CloudWatch is shared with in-process
+  ``mock_aws`` unit tests, which a pump would feed datapoints they never asked for.
 
 The emulator's rename takes ``RENAME_SECONDS`` of emulated time (AWS: "about 10 minutes" for the DNS name)
 and a replication group's deletion ``DELETE_SECONDS``.
@@ -183,24 +185,15 @@ def _install_elasticache() -> None:
 
 
 def _install_pump_on_read() -> None:
-    from moto.cloudwatch.models import CloudWatchBackend  # noqa: PLC0415
-
     from streamflix_dr_emulator import dataplane, efs_replication  # noqa: PLC0415 - installed before us
 
-    original_statistics = CloudWatchBackend.get_metric_statistics
     original_describe = efs_replication.describe_replications
 
-    # AWS API: monitoring GetMetricStatistics (replication metrics reflect time, not who asked before).
-    def get_metric_statistics(self: Any, *args: Any, **kwargs: Any) -> Any:
-        dataplane.pump()
-        return original_statistics(self, *args, **kwargs)
-
-    # AWS API: elasticfilesystem DescribeReplicationConfigurations (LastReplicatedTimestamp).
+    # AWS API: elasticfilesystem DescribeReplicationConfigurations (LastReplicatedTimestamp reflects time).
     def describe_replications(*args: Any, **kwargs: Any) -> Any:
         dataplane.pump()
         return original_describe(*args, **kwargs)
 
-    patch_attr(CloudWatchBackend, "get_metric_statistics", get_metric_statistics)
     patch_attr(efs_replication, "describe_replications", describe_replications)
 
 

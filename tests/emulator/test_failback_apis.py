@@ -284,8 +284,9 @@ def test_rds_failback_round_trip_keeps_every_row_under_the_original_identifiers(
 
 
 def test_replication_progress_shows_to_a_reader_without_any_data_plane_request(endpoint: str) -> None:
-    """A failback drain only reads ReplicaLag and LastReplicatedTimestamp after the fence. Before: nothing
-    pumped the data plane, so no datapoint after the fence and no sync ever showed."""
+    """A failback drain only reads LastReplicatedTimestamp and ReplicaLag after the fence. Before: nothing
+    pumped the data plane, so no sync and no ReplicaLag datapoint after the fence ever showed. (The EFS
+    read pumps; GetMetricStatistics alone does not, see the module docstring.)"""
     dp = DataPlaneClient(endpoint)
     src = make_db(endpoint)
     rep = replica_of(endpoint, src, DR)
