@@ -43,9 +43,10 @@ Replication progress is observable without a data-plane request:
 * AWS replicates continuously, whoever looks. The data plane applies replication lazily (when something
   pumps it: a data-plane request, a promotion...), so a failback that only reads ``LastReplicatedTimestamp``
   (``DescribeReplicationConfigurations``) and ``AWS/RDS ReplicaLag`` after fencing the writers saw no
-  progress at all and refused to promote. ``DescribeReplicationConfigurations`` now pumps first (which also
-  publishes ``ReplicaLag``). ``GetMetricStatistics`` does not: moto's CloudWatch is shared with in-process
-  ``mock_aws`` unit tests, which a pump would feed datapoints they never asked for.
+  progress at all and refused to promote. ``DescribeReplicationConfigurations`` and
+  ``GetMetricStatistics`` now pump first (the pump publishes ``ReplicaLag``). Not while an in-process
+  ``mock_aws`` context is active: moto's backends are shared with such unit tests, which a pump would
+  feed datapoints they never asked for.
 
 The emulator's rename takes ``RENAME_SECONDS`` of emulated time (AWS: "about 10 minutes" for the DNS name)
 and a replication group's deletion ``DELETE_SECONDS``.
@@ -184,17 +185,35 @@ def _install_elasticache() -> None:
     patch_attr(ElastiCacheBackend, "create_replication_group", create_replication_group)
 
 
+def _pump_unless_mocked() -> None:
+    from moto.core.models import botocore_stubber  # noqa: PLC0415
+
+    from streamflix_dr_emulator import dataplane  # noqa: PLC0415 - dataplane imports the replication modules
+
+    if not botocore_stubber.enabled:  # enabled only inside a mock_aws context (in-process unit tests)
+        dataplane.pump()
+
+
 def _install_pump_on_read() -> None:
-    from streamflix_dr_emulator import dataplane, efs_replication  # noqa: PLC0415 - installed before us
+    from moto.cloudwatch.models import CloudWatchBackend  # noqa: PLC0415
+
+    from streamflix_dr_emulator import efs_replication  # noqa: PLC0415 - installed before us
 
     original_describe = efs_replication.describe_replications
+    original_statistics = CloudWatchBackend.get_metric_statistics
 
     # AWS API: elasticfilesystem DescribeReplicationConfigurations (LastReplicatedTimestamp reflects time).
     def describe_replications(*args: Any, **kwargs: Any) -> Any:
-        dataplane.pump()
+        _pump_unless_mocked()
         return original_describe(*args, **kwargs)
 
+    # AWS API: monitoring GetMetricStatistics (ReplicaLag / TimeSinceLastSync reflect time).
+    def get_metric_statistics(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _pump_unless_mocked()
+        return original_statistics(self, *args, **kwargs)
+
     patch_attr(efs_replication, "describe_replications", describe_replications)
+    patch_attr(CloudWatchBackend, "get_metric_statistics", get_metric_statistics)
 
 
 _installed = False

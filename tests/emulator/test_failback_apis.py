@@ -285,8 +285,8 @@ def test_rds_failback_round_trip_keeps_every_row_under_the_original_identifiers(
 
 def test_replication_progress_shows_to_a_reader_without_any_data_plane_request(endpoint: str) -> None:
     """A failback drain only reads LastReplicatedTimestamp and ReplicaLag after the fence. Before: nothing
-    pumped the data plane, so no sync and no ReplicaLag datapoint after the fence ever showed. (The EFS
-    read pumps; GetMetricStatistics alone does not, see the module docstring.)"""
+    pumped the data plane, so no sync and no ReplicaLag datapoint after the fence ever showed. Each read
+    pumps on its own."""
     dp = DataPlaneClient(endpoint)
     src = make_db(endpoint)
     rep = replica_of(endpoint, src, DR)
@@ -300,10 +300,6 @@ def test_replication_progress_shows_to_a_reader_without_any_data_plane_request(e
     fence = dp.advance_clock(0)
     regional_state.advance(120)  # time passes; no data-plane request, no pump
 
-    efs = aws(endpoint, "efs", PRIMARY).describe_replication_configurations(FileSystemId=fs_a)[
-        "Replications"
-    ][0]
-    assert efs["Destinations"][0]["LastReplicatedTimestamp"].timestamp() > fence
     cw = aws(endpoint, "cloudwatch", DR)
     points = cw.get_metric_statistics(
         Namespace="AWS/RDS",
@@ -315,6 +311,11 @@ def test_replication_progress_shows_to_a_reader_without_any_data_plane_request(e
         Statistics=["Maximum"],
     )["Datapoints"]
     assert points and max(p["Timestamp"].timestamp() for p in points) >= fence
+    regional_state.advance(120)  # more time, still no data-plane request
+    efs = aws(endpoint, "efs", PRIMARY).describe_replication_configurations(FileSystemId=fs_a)[
+        "Replications"
+    ][0]
+    assert efs["Destinations"][0]["LastReplicatedTimestamp"].timestamp() > fence + 60
 
 
 # --- EFS, Global Datastore, secrets (existing modules, as the failback uses them) --------------------------
