@@ -336,8 +336,12 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
             snapshot_retention_limit=to_int(props.get("SnapshotRetentionLimit")),
             snapshot_window=props.get("SnapshotWindow"),
             auth_token=props.get("AuthToken"),
-            transit_encryption_enabled=setting("TransitEncryptionEnabled", "transit_encryption_enabled", to_bool),
-            at_rest_encryption_enabled=setting("AtRestEncryptionEnabled", "at_rest_encryption_enabled", to_bool),
+            transit_encryption_enabled=setting(
+                "TransitEncryptionEnabled", "transit_encryption_enabled", to_bool
+            ),
+            at_rest_encryption_enabled=setting(
+                "AtRestEncryptionEnabled", "at_rest_encryption_enabled", to_bool
+            ),
             kms_key_id=props.get("KmsKeyId"),
             user_group_ids=props.get("UserGroupIds"),
             log_delivery_configurations=props.get("LogDeliveryConfigurations"),

@@ -84,7 +84,9 @@ def test_environment_values_are_checked_against_the_template(env_file: Any, tmp_
     path.write_text(path.read_text() + "parameters: {Application: other, NoSuchParam: x}\n")
     result = validate([template], env=str(path), include_checkov=False)
     config = [f for f in result.findings if f.source is Source.CONFIG]
-    assert any("NoSuchParam" in f.message and "is not a parameter of the template" in f.message for f in config)
+    assert any(
+        "NoSuchParam" in f.message and "is not a parameter of the template" in f.message for f in config
+    )
     # A known parameter's value is checked against the template's constraints, per stack.
     path.write_text(path.read_text().replace(", NoSuchParam: x", ""))
     result = validate([template], env=str(path), include_checkov=False)
