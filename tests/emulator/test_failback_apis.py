@@ -16,7 +16,7 @@ import pytest
 from api_support import aws, error_of, uid
 from botocore.exceptions import ClientError
 
-from streamflix_dr_emulator import failback_apis, regional_state
+from streamflix_dr_emulator import failback_apis, rds_replication, regional_state
 from streamflix_dr_emulator.client import DataPlaneClient
 
 PRIMARY = "eu-west-2"
@@ -249,6 +249,10 @@ def test_a_replica_is_created_with_backups_disabled(endpoint: str) -> None:
 # --- the RDS round trip --------------------------------------------------------------------------------
 
 
+# A promotion's phases in emulated seconds (rds_replication: modifying, rebooting, backing-up), plus a margin.
+_PROMOTION_SECONDS = sum(rds_replication.DEFAULT_PROMOTION.values()) + 5
+
+
 def test_rds_failback_round_trip_keeps_every_row_under_the_original_identifiers(endpoint: str) -> None:
     """Fail over, rename the diverged primary aside, replicate the promoted DR instance back under the
     original identifier, promote it, then rebuild the DR replica. Plain moto: no promotion link clearing,
@@ -260,6 +264,7 @@ def test_rds_failback_round_trip_keeps_every_row_under_the_original_identifiers(
     dp.insert_row(PRIMARY, x_id, "t", {"id": 1})
     dp.sync()
     aws(endpoint, "rds", DR).promote_read_replica(DBInstanceIdentifier=x_id, BackupRetentionPeriod=7)
+    dp.advance_clock(_PROMOTION_SECONDS)  # modifying, rebooting, the first backup: available again
     dp.insert_row(DR, x_id, "t", {"id": 2})  # written during DR
     dp.insert_row(PRIMARY, x_id, "t", {"id": 99})  # diverged on the old primary (a split brain)
 
@@ -273,6 +278,7 @@ def test_rds_failback_round_trip_keeps_every_row_under_the_original_identifiers(
     assert old["DBInstanceArn"] != back["DBInstanceArn"]
 
     aws(endpoint, "rds", PRIMARY).promote_read_replica(DBInstanceIdentifier=x_id, BackupRetentionPeriod=7)
+    dp.advance_clock(_PROMOTION_SECONDS)
     dp.insert_row(PRIMARY, x_id, "t", {"id": 3})
     rename(endpoint, DR, x_id, f"{x_id}-old-2")
     dp.advance_clock(failback_apis.RENAME_SECONDS)
