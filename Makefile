@@ -30,8 +30,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks app
 	$(VENV)/bin/mypy
 
+# Three processes: the emulator's extension patches moto's backends for the whole process, and the unit tests
+# run on plain moto (mock_aws), so they must not share a process with the emulator's tests.
 test: $(STAMP) $(CHECKOV_STAMP) lint
-	STREAMFLIX_DR_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
+	STREAMFLIX_DR_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/emulator
+	$(PY) -m pytest tests/integration
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -25,6 +25,8 @@ MODULES: tuple[str, ...] = (
     "ecs_load_balancers",
     "route53_health",
     "s3_outage",
+    # Failback APIs (rename, replica of a promoted former replica, ...): after the modules they extend.
+    "failback_apis",
     # Real engines (PostgreSQL, Valkey, EFS directories, app tasks, ALBs): installed last, so their hooks
     # wrap the control-plane behaviour above; they act only when switched on (engines.enable).
     "engines",

@@ -214,7 +214,8 @@ def stand_in(target: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     env_file = tmp_path / "killtest.yaml"
     env_file.write_text(yaml.safe_dump(doc))
     env = load_environment(str(env_file))
-    stand_in_deploy(env, target.factory, DrillOptions())
+    # A registered DR target stands for tasks that started: the resumed failover can verify it serves.
+    stand_in_deploy(env, target.factory, DrillOptions(), registered_target=True)
     return str(env_file), env
 
 

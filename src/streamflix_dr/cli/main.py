@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "emulator": "emulator",
     "readiness": "readiness",
     "failover": "failover",
+    "failback": "failback",
     "drill": "drill",
 }
 

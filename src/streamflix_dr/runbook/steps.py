@@ -24,7 +24,6 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     ReadTimeoutError,
-    WaiterError,
 )
 
 from streamflix_dr.aws.clients import ClientFactory
@@ -480,16 +479,29 @@ class PromoteDb(Step):
             return outcome
         rds = ctx.target("rds")
         if db.get("DBInstanceStatus") != "available":
-            # Promotion fails while the replica is backing-up or modifying [API PromoteReadReplica].
-            self._wait_available(ctx, budget)
-        try:
-            rds.promote_read_replica(DBInstanceIdentifier=t.target_db_instance_id, BackupRetentionPeriod=7)
-        except (ClientError, BotoCoreError) as e:
-            raise FailoverError(
-                f"{t.target_region}: promoting {t.target_db_instance_id} failed ({e}).",
-                fix="read the error; the journal is kept, rerun `streamflix-dr failover` to resume",
-            ) from e
-        ctx.latency.wait("rds.promote_read_replica")
+            # Promotion fails while the replica is backing-up or modifying [API PromoteReadReplica]. A run
+            # that was stopped after its PromoteReadReplica call finds the replica modifying or rebooting
+            # with its link still there: wait until it is available (promote then) or the link is gone
+            # (the earlier call is taking effect: do not call again).
+            poll(
+                ctx,
+                f"{t.target_db_instance_id} becoming available or standalone",
+                t.target_region,
+                lambda: self._available_or_standalone(ctx),
+                budget_seconds=budget,
+            )
+            db = self._instance(ctx)
+        if db.get("ReadReplicaSourceDBInstanceIdentifier"):
+            try:
+                rds.promote_read_replica(
+                    DBInstanceIdentifier=t.target_db_instance_id, BackupRetentionPeriod=7
+                )
+            except (ClientError, BotoCoreError) as e:
+                raise FailoverError(
+                    f"{t.target_region}: promoting {t.target_db_instance_id} failed ({e}).",
+                    fix="read the error; the journal is kept, rerun `streamflix-dr failover` to resume",
+                ) from e
+            ctx.latency.wait("rds.promote_read_replica")
         # The instance may still read "available" right after the call; done means standalone and in a
         # status that takes connections. A replica without backups passes through backing-up after the
         # promotion (the backup RDS takes then); waiting that out could outlast the Lambda's 900 s, so
@@ -504,19 +516,11 @@ class PromoteDb(Step):
         outcome.message = f"promoted (replica lag at promotion: {lag if lag is not None else 'unknown'} s)"
         return outcome
 
-    def _wait_available(self, ctx: StepContext, budget_seconds: float) -> None:
-        t = ctx.topology
-        config = ctx.timeouts.waiter_config()
-        config["MaxAttempts"] = min(config["MaxAttempts"], max(1, int(budget_seconds // config["Delay"])))
-        try:
-            ctx.target("rds").get_waiter("db_instance_available").wait(
-                DBInstanceIdentifier=t.target_db_instance_id, WaiterConfig=config
-            )
-        except WaiterError as e:
-            raise FailoverError(
-                f"{t.target_region}: {t.target_db_instance_id} did not become available ({e}).",
-                fix="check the instance's events; rerun to resume",
-            ) from e
+    def _available_or_standalone(self, ctx: StepContext) -> bool:
+        db = self._instance(ctx)
+        return db.get("DBInstanceStatus") == "available" or not db.get(
+            "ReadReplicaSourceDBInstanceIdentifier"
+        )
 
     def verify(self, ctx: StepContext) -> None:
         db = self._instance(ctx)

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from streamflix_dr.config import Environment, load_environment
+from streamflix_dr.config import Environment, load_environment, template_parameter_names
 from streamflix_dr.constants import DR_REGION, PRIMARY_REGION, Param, Phase, Role
 from streamflix_dr.errors import ConfigError
 from streamflix_dr.template import main_template_path
@@ -135,7 +135,9 @@ def validate(
     if env:
         t = clock()
         try:
-            environment = load_environment(env, environments_dir)
+            # The environment's parameters are names of the template being validated (not the packaged one).
+            known = template_parameter_names(templates[0]) if templates[0].is_file() else None
+            environment = load_environment(env, environments_dir, known_parameters=known)
         except ConfigError as e:
             findings.append(_config_finding(e, env))
         timings["config"] = clock() - t

@@ -106,6 +106,19 @@ _INHERITED_ATTRIBUTES = (
 )
 
 
+def global_primary_group(account_id: str, global_id: str) -> Any:
+    """The replication group that is the Global Datastore's PRIMARY member, or None."""
+    described = elasticache_global.describe_global_group(account_id, global_id, show_members=True)
+    primary = next(
+        (m for m in described.get("Members", []) if m.get("Role") == elasticache_global.PRIMARY), None
+    )
+    if primary is None:
+        return None
+    return _backend(account_id, primary["ReplicationGroupRegion"]).replication_groups.get(
+        primary["ReplicationGroupId"]
+    )
+
+
 def inherit_from_global_primary(account_id: str, global_id: str, group: Any) -> None:
     """Give a new secondary the settings of its Global Datastore's primary, as ElastiCache does.
 
@@ -113,15 +126,7 @@ def inherit_from_global_primary(account_id: str, global_id: str, group: Any) -> 
     type, parameter group and encryption from the primary (API reference, GlobalReplicationGroupId;
     https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Redis-Global-Datastores-Getting-Started.html).
     """
-    described = elasticache_global.describe_global_group(account_id, global_id, show_members=True)
-    primary = next(
-        (m for m in described.get("Members", []) if m.get("Role") == elasticache_global.PRIMARY), None
-    )
-    if primary is None:
-        return
-    source = _backend(account_id, primary["ReplicationGroupRegion"]).replication_groups.get(
-        primary["ReplicationGroupId"]
-    )
+    source = global_primary_group(account_id, global_id)
     if source is None:
         return
     for attr in _INHERITED_ATTRIBUTES:
@@ -294,6 +299,14 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
         cluster_mode = props.get("ClusterMode")
         if cluster_mode is not None:
             cluster_mode = str(cluster_mode).lower()
+        # The inherited settings are known before the group exists (the engine behind it starts with them).
+        source = global_primary_group(account_id, str(global_id)) if global_id else None
+
+        def setting(prop: str, attr: str, convert: Any = lambda v: v) -> Any:
+            if source is not None and hasattr(source, attr):
+                return getattr(source, attr)
+            return convert(props.get(prop))
+
         group = _backend(account_id, region_name).create_replication_group(
             replication_group_id=rg_id,
             replication_group_description=props.get("ReplicationGroupDescription", ""),
@@ -323,15 +336,19 @@ class ElastiCacheReplicationGroup(CfnResource, CloudFormationModel):
             snapshot_retention_limit=to_int(props.get("SnapshotRetentionLimit")),
             snapshot_window=props.get("SnapshotWindow"),
             auth_token=props.get("AuthToken"),
-            transit_encryption_enabled=to_bool(props.get("TransitEncryptionEnabled")),
-            at_rest_encryption_enabled=to_bool(props.get("AtRestEncryptionEnabled")),
+            transit_encryption_enabled=setting(
+                "TransitEncryptionEnabled", "transit_encryption_enabled", to_bool
+            ),
+            at_rest_encryption_enabled=setting(
+                "AtRestEncryptionEnabled", "at_rest_encryption_enabled", to_bool
+            ),
             kms_key_id=props.get("KmsKeyId"),
             user_group_ids=props.get("UserGroupIds"),
             log_delivery_configurations=props.get("LogDeliveryConfigurations"),
             data_tiering_enabled=to_bool(props.get("DataTieringEnabled")),
             network_type=props.get("NetworkType"),
             ip_discovery=props.get("IpDiscovery"),
-            transit_encryption_mode=props.get("TransitEncryptionMode"),
+            transit_encryption_mode=setting("TransitEncryptionMode", "transit_encryption_mode"),
             cluster_mode=cluster_mode,
             serverless_cache_snapshot_name=None,
         )

@@ -69,7 +69,8 @@ def _hook_delete_replication(original: Any) -> Any:
     def delete_replication(account_id: str, region: str, fs_id: str, mode: str = "ALL_CONFIGURATIONS") -> Any:
         if engines.enabled():
             efs_fs.pump()  # what was due before the configuration disappears
-        # efs_replication.delete_replication takes the DeletionMode since the emulator's strictness work.
+        # Either DeletionMode ends the syncs into the destination: with LOCAL_CONFIGURATION_ONLY the other
+        # side's configuration is left "unrecoverable" (EFS API DeleteReplicationConfiguration).
         rep = original(account_id, region, fs_id, mode)
         efs_fs.replication_deleted(rep)
         return rep

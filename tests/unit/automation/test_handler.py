@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
-from moto.rds.models import RDSBackend
 
 from streamflix_dr.automation import handler
 from streamflix_dr.aws.clients import ClientFactory
@@ -41,9 +40,15 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ClientFactory, dict
     # emulator's own fix (streamflix_dr_emulator.rds_replication) is applied here and undone after.
     from streamflix_dr_emulator import rds_replication  # noqa: PLC0415 - test-only emulator import
 
-    monkeypatch.setattr(RDSBackend, "promote_read_replica", RDSBackend.promote_read_replica)
-    monkeypatch.setattr(rds_replication, "_installed", False)
-    rds_replication.install()
+    # patch_moto undoes every patch after the test (install() would leave them for the whole process).
+    # The promotion's modifying/rebooting phases take no emulated time here (this test's clock is fake);
+    # a replica without backups still passes through backing-up, which the step counts as promoted.
+    rds_replication.patch_moto(monkeypatch)
+    monkeypatch.setattr(
+        rds_replication,
+        "_promotion_config",
+        {**rds_replication.DEFAULT_PROMOTION, "modifying_seconds": 0.0, "rebooting_seconds": 0.0},
+    )
     with mock_aws():
         f = ClientFactory()
         f.client("dynamodb", DR).create_table(

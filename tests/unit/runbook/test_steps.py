@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from moto.rds.models import RDSBackend
 
 from streamflix_dr.aws.clients import ClientFactory
 from streamflix_dr.errors import FailoverError
@@ -37,9 +36,15 @@ def clear_replica_link(monkeypatch: pytest.MonkeyPatch) -> None:
     undone after it. Until the emulator exposes the patch as a function, its ``install`` is reused."""
     from streamflix_dr_emulator import rds_replication  # noqa: PLC0415 - test-only emulator import
 
-    monkeypatch.setattr(RDSBackend, "promote_read_replica", RDSBackend.promote_read_replica)
-    monkeypatch.setattr(rds_replication, "_installed", False)
-    rds_replication.install()
+    # patch_moto undoes every patch after the test (install() would leave them for the whole process).
+    # The promotion's modifying/rebooting phases take no emulated time here (this test's clock is fake);
+    # a replica without backups still passes through backing-up, which the step counts as promoted.
+    rds_replication.patch_moto(monkeypatch)
+    monkeypatch.setattr(
+        rds_replication,
+        "_promotion_config",
+        {**rds_replication.DEFAULT_PROMOTION, "modifying_seconds": 0.0, "rebooting_seconds": 0.0},
+    )
 
 
 def _ecs(factory: ClientFactory, region: str, desired: int) -> None:
