@@ -15,6 +15,7 @@ import concurrent.futures
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ class EventKind(StrEnum):
     STEP_FINISHED = "step-finished"
     STEP_FAILED = "step-failed"
     WARNING = "warning"
+    # Still running after a while: which steps, for how long (an operator never watches a silent screen).
+    WAITING = "waiting"
     FINISHED = "finished"
 
 
@@ -212,6 +215,7 @@ class Runner:
         owner: str | None = None,
         lease_seconds: float = 300.0,
         heartbeat_seconds: float = 30.0,
+        progress_seconds: float = 10.0,
         poll_seconds: float = 0.05,
         on_event: Callable[[RunEvent], None] | None = None,
     ) -> None:
@@ -231,6 +235,10 @@ class Runner:
         self.owner = owner or default_owner()
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = heartbeat_seconds
+        self.progress_seconds = progress_seconds
+        self._started_steps: dict[str, float] = {}
+        self._steps_lock = threading.Lock()
+        self._last_progress: float | None = None
         self.poll_seconds = poll_seconds
         self.on_event = on_event
         self._last_renew = 0.0
@@ -276,6 +284,21 @@ class Runner:
         if now - self._last_renew >= self.heartbeat_seconds:
             self.lock.renew(operation_id, self.owner, now, self.lease_seconds)
             self._last_renew = now
+        self._report_waiting(now)
+
+    def _report_waiting(self, now: float) -> None:
+        """Every ``progress_seconds`` while steps run: say which, and for how long."""
+        if self._last_progress is None:
+            self._last_progress = now
+            return
+        if now - self._last_progress < self.progress_seconds:
+            return
+        self._last_progress = now
+        with self._steps_lock:
+            running = sorted(self._started_steps.items(), key=lambda kv: kv[1])
+        if running:
+            what = ", ".join(f"{step} ({now - started:.0f} s)" for step, started in running)
+            self._emit(EventKind.WAITING, f"still running: {what}")
 
     # -- run ----------------------------------------------------------------------------------------------
     def run(self, *, operation_id: str | None = None, break_lock: bool = False) -> RunResult:
@@ -390,11 +413,20 @@ class Runner:
                 self._renew_if_due(op_id)
 
     def _execute(self, op_id: str, step: Step, rec: StepRecord) -> None:
+        try:
+            self._execute_step(op_id, step, rec)
+        finally:
+            with self._steps_lock:
+                self._started_steps.pop(step.id.value, None)
+
+    def _execute_step(self, op_id: str, step: Step, rec: StepRecord) -> None:
         """One step: journal it as running, skip the action if AWS says it is done, run, verify, journal."""
         rec.status = StepStatus.RUNNING
         rec.attempts += 1
         rec.started_at = self.clock.now()
         rec.ended_at = None
+        with self._steps_lock:
+            self._started_steps[step.id.value] = rec.started_at
         self.journal.put_step(op_id, rec)
         self._emit(EventKind.STEP_STARTED, step.describe(self.topology), step.id.value)
         self.latency.take_waited()

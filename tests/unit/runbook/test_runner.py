@@ -15,7 +15,7 @@ from streamflix_dr.errors import ConcurrentRunError
 from streamflix_dr.runbook.journal import DynamoJournal, OperationStatus, StepStatus
 from streamflix_dr.runbook.runner import EventKind, RunEvent
 
-from .conftest import DR, TABLE, FakeClock, fake_steps, make_runner
+from .conftest import DR, TABLE, FakeClock, FakeStep, fake_steps, make_runner
 
 
 class SimulatedKill(BaseException):
@@ -279,3 +279,30 @@ def test_plan_timeline_hides_the_dns_switch_behind_the_promotion(
     assert plan.expected_seconds == 310
     assert plan.expected_write_seconds == 300  # promote-db ends last of the write conditions
     assert plan.expected_read_seconds == 180  # switch-dns (scale-ecs absent here)
+
+
+class SlowStep(FakeStep):
+    """Runs for 40 s of the fake clock in small increments, so the runner sees it running."""
+
+    def run(self, ctx: Any) -> Any:
+        import time  # noqa: PLC0415
+
+        for _ in range(8):
+            ctx.clock.sleep(5)
+            time.sleep(0.06)  # real time, so the runner's poll loop (0.05 s) looks in between
+        return super().run(ctx)
+
+
+def test_long_steps_are_reported_while_they_run(
+    aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Issue 8: a long wait says what it is waiting for (a line every progress_seconds), never silence."""
+    events: list[RunEvent] = []
+    stages = [("data", [SlowStep(StepId.PROMOTE_DB, 0)], False)]
+    runner = make_runner(aws, topology, clock, tmp_path, stages=stages, on_event=events.append)
+    assert runner.run().succeeded
+    waiting = [e.message for e in events if e.kind is EventKind.WAITING]
+    assert waiting, [e.kind for e in events]
+    assert all(m.startswith("still running: promote-db (") for m in waiting), waiting
+    # One line per 10 s of the 40 s step at most, not one per poll.
+    assert len(waiting) <= 4, waiting
