@@ -278,7 +278,7 @@ def test_second_command_is_refused_while_the_environment_lock_is_held(
     )
     holder.acquire("deploy", argv="streamflix-dr deploy --env killtest")
     try:
-        for argv in (["deploy", "--skip-preflight"], ["destroy"], ["failover", "--force"]):
+        for argv in (["deploy", "--skip-preflight"], ["destroy"], ["failover", "--force"], ["failback"]):
             code, _, err = _cli(
                 [*argv, "--env", env_file, "--endpoint-url", str(target.endpoint), "--yes"], capsys
             )

@@ -6,16 +6,19 @@ Registration (cli/main.py COMMANDS, owned by the CLI's maintainer): ``"failback"
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
 
-from streamflix_dr.cli.common import AppContext, target_options
+from streamflix_dr.cli.common import CURRENT, AppContext, target_options, typed_command
 from streamflix_dr.cli.failover import render_event, render_plan
 from streamflix_dr.config import load_environment
+from streamflix_dr.errors import AbortedByUser
 from streamflix_dr.failback.base import FailbackError, Phase
 from streamflix_dr.failback.report import build_failback_report, write_failback_report
 from streamflix_dr.failback.session import build_failback_runner, resolve_failback
+from streamflix_dr.locking import EnvironmentLock
 from streamflix_dr.runbook.latency import Latency, load_model
 
 PHASE_CHOICES = [p.value for p in Phase] + ["all"]
@@ -105,8 +108,24 @@ def command(
         else f"Re-protect {env.name} now?"
     )
     if not yes and not click.confirm(question, err=True):
-        raise click.exceptions.Abort
-    result = runner.run(operation_id=operation_id, break_lock=break_lock)
+        raise AbortedByUser(f"failback of {env.name} declined; nothing was changed.", fix="rerun and confirm")
+    op_id, _ = runner.resolve_operation(operation_id)
+    CURRENT.operation_id = op_id
+    CURRENT.resume = f"streamflix-dr failback --env {env_name} --phase {phase}" + (
+        f" --endpoint-url {app.target.endpoint_url}" if app.target.endpoint_url and not app.emulator else ""
+    )
+    CURRENT.doing = f"running failback {op_id}"
+    # One environment lock for deploy, destroy, failover and failback alike (issue 8).
+    env_lock = EnvironmentLock(app.factory.client("ssm", env.dr_region), env.dr_region, env.suffix)
+    with env_lock.held("failback", operation_id=op_id, argv=typed_command(), force=break_lock):
+        if env_lock.took_over:
+            click.echo(
+                f"Took over the environment lock of {env_lock.took_over.describe(time.time())}: "
+                f"{env_lock.took_over_reason}.",
+                err=True,
+            )
+        result = runner.run(operation_id=op_id, break_lock=break_lock)
+    CURRENT.doing = ""
     doc = build_failback_report(result, environment=env.name)
     paths = write_failback_report(doc, reports_dir / result.operation_id)
     if as_json:
