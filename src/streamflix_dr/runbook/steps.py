@@ -365,7 +365,11 @@ class FencePrimary(Step):
                 ],
             )
             ctx.latency.wait("rds.modify_parameter_group")
-        fence_sg = t.source_db_fence_security_group_id or self._fence_group_from_stack(ctx, factory)
+        fence_sg = (
+            t.source_db_fence_security_group_id
+            or self._fence_group_by_name(ctx, factory)
+            or self._fence_group_from_stack(ctx, factory)
+        )
         if not fence_sg:
             outcome.warnings.append(
                 f"no fence security group known (primary output DbFenceSecurityGroupId): "
@@ -402,6 +406,22 @@ class FencePrimary(Step):
                 f"not only {fence_sg}.",
                 fix="check the instance's events and rerun",
             )
+
+    @staticmethod
+    def _fence_group_by_name(ctx: StepContext, factory: Any) -> str:
+        """The fence group's id from its name (the in-cloud run: the failover role may
+        ec2:DescribeSecurityGroups, not cloudformation:DescribeStacks on the primary stack)."""
+        t = ctx.topology
+        if not t.source_db_fence_security_group_name:
+            return ""
+        try:
+            groups = factory.client("ec2", t.source_region).describe_security_groups(
+                Filters=[{"Name": "group-name", "Values": [t.source_db_fence_security_group_name]}]
+            )["SecurityGroups"]
+        except ClientError as e:
+            log.warning("fence group %s not readable: %s", t.source_db_fence_security_group_name, e)
+            return ""
+        return str(groups[0]["GroupId"]) if len(groups) == 1 else ""
 
     @staticmethod
     def _fence_group_from_stack(ctx: StepContext, factory: Any) -> str:

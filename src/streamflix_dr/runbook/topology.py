@@ -37,6 +37,9 @@ ENV_HOSTED_ZONE_ID = "STREAMFLIX_HOSTED_ZONE_ID"
 ENV_DOMAIN_NAME = "STREAMFLIX_DOMAIN_NAME"
 ENV_TARGET_GROUP_ARN = "STREAMFLIX_TARGET_GROUP_ARN"
 ENV_PRIMARY_HEALTH_CHECK_ID = "STREAMFLIX_PRIMARY_HEALTH_CHECK_ID"
+# The primary's fence security group by name (the in-cloud run knows no primary outputs; the failover role
+# may ec2:DescribeSecurityGroups, which has no resource-level permissions).
+ENV_DB_FENCE_SECURITY_GROUP_NAME = "STREAMFLIX_DB_FENCE_SECURITY_GROUP_NAME"
 # Contract names (BRIEF: the template's DbFenceSecurityGroup output and the DR load balancer output).
 # Literal here until constants.py (owned by the template side) carries them.
 OUTPUT_DB_FENCE_SECURITY_GROUP_ID = "DbFenceSecurityGroupId"
@@ -72,6 +75,7 @@ class Topology:
     app_ca_file: str = ""
     # The primary's no-rules security group: swapped onto the old primary DB by the fence.
     source_db_fence_security_group_id: str = ""
+    source_db_fence_security_group_name: str = ""
     # The DR load balancer's DNS name: what Route 53 must answer after the switch.
     target_load_balancer_dns_name: str = ""
     # The DR region, whatever the direction (the pin alarm lives in the DR stack); '' = target_region.
@@ -207,8 +211,9 @@ class Topology:
             domain_name=environ.get(ENV_DOMAIN_NAME, ""),
             target_group_arn=environ.get(ENV_TARGET_GROUP_ARN, ""),
             source_health_check_id=environ.get(ENV_PRIMARY_HEALTH_CHECK_ID, ""),
-            # The fence group is read from the primary stack's outputs when the fence runs (the primary
-            # answers then); the DR load balancer from the SECONDARY record.
+            # The fence group is found by its name when the fence runs (the primary answers then); the DR
+            # load balancer from the SECONDARY record.
+            source_db_fence_security_group_name=environ.get(ENV_DB_FENCE_SECURITY_GROUP_NAME, ""),
         )
 
 

@@ -932,3 +932,33 @@ def test_fence_reads_the_fence_group_from_the_primary_stack_in_cloud(
         "DBInstances"
     ][0]
     assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [fence_sg]
+
+
+def test_fence_finds_the_fence_group_by_name_in_cloud(aws: ClientFactory, world: Topology) -> None:
+    # The Lambda is given the group's name (STREAMFLIX_DB_FENCE_SECURITY_GROUP_NAME) and may
+    # ec2:DescribeSecurityGroups; it has no cloudformation:DescribeStacks on the primary stack, so the
+    # name is how the in-cloud fence finds the group on AWS. No primary stack exists in this test.
+    fence_sg = world.source_db_fence_security_group_id
+    name = aws.client("ec2", PRIMARY).describe_security_groups(GroupIds=[fence_sg])["SecurityGroups"][0][
+        "GroupName"
+    ]
+    topology = replace(world, source_db_fence_security_group_id="", source_db_fence_security_group_name=name)
+    outcome = FencePrimary().run(ctx_for(aws, topology))
+    assert outcome.warnings == []
+    db = aws.client("rds", PRIMARY).describe_db_instances(DBInstanceIdentifier="streamflix-db")[
+        "DBInstances"
+    ][0]
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [fence_sg]
+
+
+def test_the_lambda_topology_reads_the_fence_group_name() -> None:
+    from streamflix_dr.runbook.topology import ENV_DB_FENCE_SECURITY_GROUP_NAME  # noqa: PLC0415
+
+    environ = {
+        "STREAMFLIX_PRIMARY_REGION": PRIMARY,
+        "STREAMFLIX_DR_REGION": DR,
+        "STREAMFLIX_SUFFIX": "test",
+        "STREAMFLIX_JOURNAL_TABLE": "streamflix-dr-journal-test",
+        ENV_DB_FENCE_SECURITY_GROUP_NAME: "streamflix-db-fence-test",
+    }
+    assert Topology.from_environ(environ).source_db_fence_security_group_name == "streamflix-db-fence-test"
