@@ -52,6 +52,13 @@ class DrillOptions:
     load_max_seconds: float = 120.0
     # How long the primary's load balancer may take to answer before the load starts.
     serve_wait_seconds: float = 60.0
+    # The whole cycle: after the failover, fail back (re-protect, cut back under load, re-protect the
+    # original direction) and fail over a second time, which proves the re-protection worked.
+    failback: bool = True
+    # Re-protection is hours of AWS time (a cross-region replica build): it runs at an hour per drill
+    # second; the cut-back window, which the load measures, at ``failback_time_scale``.
+    reprotect_time_scale: float = 3600.0
+    failback_time_scale: float = 120.0
 
 
 Deployer = Callable[[Any, Any, DrillOptions], Any]
@@ -115,31 +122,168 @@ def run_drill(
     errors: list[str] = []
     progress(f"deploying {env.name} to {env.primary_region} and {env.dr_region}")
     t0 = time.monotonic()
-    first = deployer(env, factory, opts)
+    first_deploy = deployer(env, factory, opts)
     resolved = resolve(factory, env)
     # As an operator would: the first deploy leaves the services at 0 tasks until the image is in both
     # regions; push it to the primary (ECR replicates it), then deploy again to start the services.
     publish_image(factory, env, resolved.primary_outputs or {}, resolved.dr_outputs, progress)
-    image = getattr(first, "image", None) or {}
+    image = getattr(first_deploy, "image", None) or {}
     if image.get("gated") and not image.get("available"):
         progress("image published: deploying again so the services start (AppImageAvailable=true)")
-        second = deployer(env, factory, opts)
-        if getattr(second, "image_missing", False):
-            progress("the image is still missing in a region: " + "; ".join(second.next_steps[:1]))
+        second_deploy = deployer(env, factory, opts)
+        if getattr(second_deploy, "image_missing", False):
+            progress("the image is still missing in a region: " + "; ".join(second_deploy.next_steps[:1]))
         resolved = resolve(factory, env)
     deploy_seconds = time.monotonic() - t0
     primary_lb = load_balancer(
         endpoint_url, (resolved.primary_outputs or {}).get(Output.LOAD_BALANCER_DNS_NAME)
     )
     dr_lb = load_balancer(endpoint_url, resolved.dr_outputs.get(Output.LOAD_BALANCER_DNS_NAME))
+    progress(f"deployed in {deploy_seconds:.1f} s; waiting for {primary_lb['dnsName']} to serve")
+    first = _failover_under_load(
+        env, factory, dp, opts, primary_lb, dr_lb, resolved, progress, on_event, label="failover"
+    )
+    errors.extend(first.errors)
+    result, readiness = first.result, first.readiness
+
+    failback: dict[str, Any] | None = None
+    second: dict[str, Any] | None = None
+    if opts.failback and result.succeeded and not first.errors:
+        failback = _failback_under_load(env, factory, dp, opts, primary_lb, dr_lb, progress, on_event)
+        errors.extend(f"failback: {e}" for e in failback.pop("errors"))
+        if failback["result"] == "succeeded":
+            again = _failover_under_load(
+                env,
+                factory,
+                dp,
+                opts,
+                primary_lb,
+                dr_lb,
+                resolve(factory, env),
+                progress,
+                on_event,
+                label="second failover",
+            )
+            errors.extend(f"second failover: {e}" for e in again.errors)
+            second = again.summary()
+        else:
+            second = {"result": "not run", "why": "the failback did not succeed"}
+    elif opts.failback:
+        failback = {"result": "not run", "why": "the first failover did not succeed"}
+    engines = _engines(endpoint_url)
+
+    teardown = "skipped"
+    if opts.teardown:
+        progress("tearing down")
+        dp.restore_region(env.primary_region)
+        try:
+            destroyer(env, factory, opts)
+            teardown = "done"
+        except StreamflixDrError as e:
+            teardown = f"failed: {e}"
+            errors.append(f"teardown: {e}")
+    extra: dict[str, Any] = {
+        "data": first.data,
+        "load": first.figures,
+        "unavailable_seconds": first.unavailable,
+        "unavailable_seconds_by_store": first.unavailable_by_store,
+        "fence": first.fence,
+        "engines": engines,
+        "failed_at": round(first.failed_at, 3),
+        "teardown": teardown,
+        "deploy_seconds": round(deploy_seconds, 2),
+        "drill_errors": errors,
+        "not_serving": result.not_serving,
+    }
+    if failback is not None:
+        extra["failback"] = failback
+        extra["second_failover"] = second
+    extra["drill_seconds"] = round(time.time() - started, 2)
+    doc = build_report(
+        result,
+        kind="drill",
+        environment=env.name,
+        rto_target_seconds=env.rto_target_seconds,
+        readiness=readiness.to_dict(),
+        extra=extra,
+    )
+    if errors:
+        doc["result"] = "failed"
+        doc["error"] = "; ".join(errors)
+    folder = opts.reports_dir / "drills" / result.operation_id
+    paths = write_report(doc, folder)
+    doc["report_path"] = str(paths["markdown"])
+    append_history(doc, opts.reports_dir / "history.jsonl")
+    return doc
+
+
+@dataclass
+class FailoverRun:
+    """One failover under load: the runner's result and what the client measured."""
+
+    label: str
+    result: Any
+    readiness: Any
+    failed_at: float
+    figures: dict[str, dict[str, Any]]
+    unavailable: dict[str, float | None]
+    unavailable_by_store: dict[str, dict[str, float | None]]
+    fence: dict[str, Any]
+    data: dict[str, dict[str, Any]]
+    errors: list[str]
+
+    def summary(self) -> dict[str, Any]:
+        """The second failover's entry in the report: enough to see it worked and what it measured."""
+        r = self.result
+        return {
+            "result": "succeeded" if r.succeeded and not self.errors else "failed",
+            "operation_id": r.operation_id,
+            "error": "; ".join(self.errors) or r.error,
+            "readiness": {
+                "ready": self.readiness.ready,
+                "failed": [f.check_id for f in self.readiness.failed],
+            },
+            "rto_modelled_seconds": _modelled_rto(r),
+            "load": self.figures,
+            "unavailable_seconds": self.unavailable,
+            "fence": self.fence,
+        }
+
+
+def _modelled_rto(result: Any) -> float | None:
+    from streamflix_dr.report.model import build_report as _build  # noqa: PLC0415 - one figure
+
+    try:
+        return _build(result, kind="failover", environment="", rto_target_seconds=0).get(
+            "rto_modelled_seconds"
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _failover_under_load(  # noqa: PLR0917 - the drill's one place that wires a failover
+    env: Any,
+    factory: Any,
+    dp: Any,
+    opts: DrillOptions,
+    primary_lb: dict[str, Any],
+    dr_lb: dict[str, Any],
+    resolved: Any,
+    progress: Callable[[str], None],
+    on_event: Callable[[RunEvent], None] | None,
+    *,
+    label: str,
+) -> FailoverRun:
+    """Load through the primary's load balancer, readiness, the primary region failed, the failover with
+    the latency model on, the load carried on through DR, then everything read back through DR."""
+    errors: list[str] = []
     # Clients (and verify-serving) reach the DR load balancer at its local address, with the run's CA.
     topo = resolved.topology.with_overrides(app_url=dr_lb["url"], app_ca_file=dr_lb.get("caFile") or "")
-    progress(f"deployed in {deploy_seconds:.1f} s; waiting for {primary_lb['dnsName']} to serve")
     if not wait_serving(primary_lb["url"], primary_lb.get("caFile"), opts.serve_wait_seconds):
         raise EmulatorError(
             f"{env.primary_region}: the primary load balancer {primary_lb['dnsName']} "
             f"({primary_lb['url']}) does not answer /health within "
-            f"{opts.serve_wait_seconds:.0f} s: no load can be written.",
+            f"{opts.serve_wait_seconds:.0f} s: no load can be written ({label}).",
             fix="look at the ECS service's events and the app tasks' logs (GET /_streamflix/ecs-tasks)",
         )
     load = LoadClient(
@@ -149,19 +293,19 @@ def run_drill(
         interval=opts.load_interval,
         max_seconds=opts.load_max_seconds,
     )
-    progress(f"load: writing titles, sessions and media through {primary_lb['dnsName']}")
+    progress(f"{label}: writing titles, sessions and media through {primary_lb['dnsName']}")
     load.start()
     try:
         time.sleep(opts.load_before_seconds / 2)
         # The periodic EFS sync (every minute or so on AWS): what is written after it is the EFS RPO.
         dp.sync()
-        progress("checking readiness")
+        progress(f"{label}: checking readiness")
         readiness = run_readiness(factory, readiness_target(env, resolved.dr_outputs), now=time.time())
         for f in readiness.failed:
             progress(f"readiness {f.check_id} {f.resource}: {f.message}")
         time.sleep(opts.load_before_seconds / 2)
 
-        progress(f"failing {env.primary_region} (its APIs and its engines, at one instant)")
+        progress(f"{label}: failing {env.primary_region} (its APIs and its engines, at one instant)")
         failed_at = time.time()
         dp.fail_region(env.primary_region)
         latency = Latency(actions=load_model(), scale=1.0 / opts.time_scale, enabled=True, sleep=time.sleep)
@@ -177,18 +321,18 @@ def run_drill(
             on_event=on_event,
             heartbeat_seconds=5.0,
         )
-        progress(f"failing over (latency model on, {opts.time_scale:.0f} AWS seconds per drill second)")
+        progress(f"{label} (latency model on, {opts.time_scale:.0f} AWS seconds per drill second)")
         result = runner.run()
         _keep_loading(load, result.ended_at, opts)
     finally:
         load.stop()
     if result.not_serving:
         errors.append(f"not serving: {result.error}")
-        progress(f"the DR region does not serve, RTO not met: {result.error}")
+        progress(f"{label}: the DR region does not serve, RTO not met: {result.error}")
     elif not result.succeeded:
-        errors.append(f"failover: {result.error}")
+        errors.append(f"{label}: {result.error}")
 
-    progress(f"reading everything back through {dr_lb['dnsName']}")
+    progress(f"{label}: reading everything back through {dr_lb['dnsName']}")
     figures = load.read_back(failed_at)
     unavailable = load.unavailable_seconds(failed_at)
     unavailable_by_store = load.unavailable_by_store(failed_at)
@@ -196,13 +340,14 @@ def run_drill(
     dr_writes = load.dr_acknowledged_after(result.ended_at)
     for store, d in figures.items():
         progress(
-            f"{store}: {d['found']}/{d['acknowledged']} acknowledged writes found, {d['lost']} lost, "
-            f"RPO {d['rpo_seconds']} s"
+            f"{label}: {store}: {d['found']}/{d['acknowledged']} acknowledged writes found, {d['lost']} "
+            f"lost, RPO {d['rpo_seconds']} s"
         )
     progress(
-        f"unavailable as the client saw it: read {unavailable['read']} s, write {unavailable['write']} s"
+        f"{label}: unavailable as the client saw it: read {unavailable['read']} s, "
+        f"write {unavailable['write']} s"
     )
-    progress(f"fence: {fence['note']}")
+    progress(f"{label}: fence: {fence['note']}")
     if not fence["held"]:
         errors.append(f"fence: {fence['note']}")
     data = {
@@ -217,47 +362,168 @@ def run_drill(
         d["writable_after"] for s, d in data.items() if s != "redis" or topo.global_datastore_id
     ):
         errors.append("the DR region does not accept writes on every data store after the failover")
-    engines = _engines(endpoint_url)
-
-    teardown = "skipped"
-    if opts.teardown:
-        progress("tearing down")
-        dp.restore_region(env.primary_region)
-        try:
-            destroyer(env, factory, opts)
-            teardown = "done"
-        except StreamflixDrError as e:
-            teardown = f"failed: {e}"
-            errors.append(f"teardown: {e}")
-    doc = build_report(
-        result,
-        kind="drill",
-        environment=env.name,
-        rto_target_seconds=env.rto_target_seconds,
-        readiness=readiness.to_dict(),
-        extra={
-            "data": data,
-            "load": figures,
-            "unavailable_seconds": unavailable,
-            "unavailable_seconds_by_store": unavailable_by_store,
-            "fence": fence,
-            "engines": engines,
-            "failed_at": round(failed_at, 3),
-            "teardown": teardown,
-            "deploy_seconds": round(deploy_seconds, 2),
-            "drill_seconds": round(time.time() - started, 2),
-            "drill_errors": errors,
-            "not_serving": result.not_serving,
-        },
+    return FailoverRun(
+        label, result, readiness, failed_at, figures, unavailable, unavailable_by_store, fence, data, errors
     )
-    if errors:
-        doc["result"] = "failed"
-        doc["error"] = "; ".join(errors)
-    folder = opts.reports_dir / "drills" / result.operation_id
-    paths = write_report(doc, folder)
-    doc["report_path"] = str(paths["markdown"])
-    append_history(doc, opts.reports_dir / "history.jsonl")
-    return doc
+
+
+def _failback_under_load(  # noqa: PLR0917
+    env: Any,
+    factory: Any,
+    dp: Any,
+    opts: DrillOptions,
+    primary_lb: dict[str, Any],
+    dr_lb: dict[str, Any],
+    progress: Callable[[str], None],
+    on_event: Callable[[RunEvent], None] | None,
+) -> dict[str, Any]:
+    """The failback as an operator runs it: ``failback --phase reprotect`` once the primary region is
+    back, ``--phase cutback`` in the window (under load: a client writing through the active (DR) load
+    balancer, following the DNS switch to the primary's), ``--phase reprotect-original``. Every
+    acknowledged write is then read back through the primary's load balancer."""
+    from streamflix_dr.failback.base import Phase  # noqa: PLC0415 - the drill's failback half
+    from streamflix_dr.failback.report import build_failback_report  # noqa: PLC0415
+    from streamflix_dr.failback.session import build_failback_runner, resolve_failback  # noqa: PLC0415
+
+    progress(f"failback: {env.primary_region} recovers (its APIs and its engines)")
+    dp.restore_region(env.primary_region)
+    topo: Any = resolve_failback(factory, env).with_overrides(
+        app_url=primary_lb["url"], app_ca_file=primary_lb.get("caFile") or ""
+    )
+    timeouts = Timeouts(
+        fence_seconds=5.0, waiter_delay=max(0.05, opts.poll_interval), waiter_max_attempts=400
+    )
+    docs: dict[str, dict[str, Any]] = {}
+    results: dict[str, Any] = {}
+    errors: list[str] = []
+    load: LoadClient | None = None
+    fence_at = 0.0
+    for phase, scale in (
+        (Phase.REPROTECT, opts.reprotect_time_scale),
+        (Phase.CUTBACK, opts.failback_time_scale),
+        (Phase.REPROTECT_ORIGINAL, opts.reprotect_time_scale),
+    ):
+        runner = build_failback_runner(
+            factory,
+            topo,
+            [phase],
+            journal_dir=opts.reports_dir / "journal",
+            max_lag_seconds=env.max_replica_lag_seconds,
+            latency=Latency(actions=load_model(), scale=1.0 / scale, enabled=True, sleep=time.sleep),
+            clock=Clock(),
+            timeouts=timeouts,
+            on_event=on_event,
+        )
+        if phase is Phase.CUTBACK:
+            # Writes go to the active region (DR) until it is fenced; a refused write is retried on the
+            # primary's load balancer; once DNS has moved, the client writes there first.
+            load = LoadClient(
+                dr_lb["url"],
+                primary_lb["url"],
+                ca_file=dr_lb.get("caFile"),
+                interval=opts.load_interval,
+                max_seconds=opts.load_max_seconds,
+            )
+            runner.on_event = _cutback_events(dp, load, on_event)
+            progress(f"failback: writing titles, sessions and media through {dr_lb['dnsName']}")
+            load.start()
+            time.sleep(opts.load_before_seconds / 2)
+            fence_at = time.time()
+        progress(
+            f"failback --phase {phase.value} (latency model on, {scale:.0f} AWS seconds per drill second)"
+        )
+        try:
+            result = runner.run()
+            if load is not None and phase is Phase.CUTBACK and result.succeeded:
+                _keep_loading(load, result.ended_at, opts)
+        finally:
+            if load is not None and phase is Phase.CUTBACK:
+                load.stop()
+        results[phase.value] = result
+        docs[phase.value] = build_failback_report(result, environment=env.name)
+        if not result.succeeded:
+            errors.append(f"{phase.value}: {result.error}")
+            break
+    lost: dict[str, int] = {}
+    figures: dict[str, dict[str, Any]] = {}
+    unavailable: dict[str, float | None] = {}
+    if load is not None:
+        progress(f"failback: reading everything back through {primary_lb['dnsName']}")
+        figures = load.read_back(fence_at)
+        lost = {store: int(d["lost"]) for store, d in figures.items()}
+        unavailable = load.unavailable_seconds(fence_at)
+        for store, d in figures.items():
+            progress(
+                f"failback: {store}: {d['found']}/{d['acknowledged']} acknowledged writes found, "
+                f"{d['lost']} lost"
+            )
+        # Without a Global Datastore the cache is not replicated in either direction: sessions written
+        # in the DR region stay there (users sign in again), as after the failover.
+        must_keep = {s: n for s, n in lost.items() if s != "redis" or topo.global_datastore_id}
+        if any(must_keep.values()):
+            errors.append(f"acknowledged writes lost in the failback: {must_keep}")
+        primary_writes = (
+            load.dr_acknowledged_after(results[Phase.CUTBACK.value].ended_at)
+            if Phase.CUTBACK.value in results
+            else {}
+        )
+        if primary_writes and not all(primary_writes.values()):
+            errors.append(
+                f"{env.primary_region} did not accept writes on every store after the cut-back: "
+                f"{primary_writes}"
+            )
+    cut = docs.get(Phase.CUTBACK.value, {})
+    phases = {name: p for d in docs.values() for name, p in d.get("phases", {}).items()}
+    reprotect = docs.get(Phase.REPROTECT.value, {}).get("reprotect_seconds")
+    original = phases.get(Phase.REPROTECT_ORIGINAL.value, {}).get("modelled_seconds")
+    out: dict[str, Any] = {
+        "result": "succeeded" if not errors and len(results) == len(Phase) else "failed",
+        "error": "; ".join(errors) or None,
+        "operation_ids": {p: r.operation_id for p, r in results.items()},
+        "phases": phases,
+        "rto_modelled_seconds": cut.get("rto_modelled_seconds"),
+        "write_unavailable_seconds": cut.get("write_unavailable_seconds"),
+        "write_unavailable_client_seconds": unavailable.get("write"),
+        "read_unavailable_client_seconds": unavailable.get("read"),
+        "lost": lost,
+        "lost_seconds_at_promotion": cut.get("lost", {}),
+        "load": figures,
+        "reprotect_seconds": reprotect,
+        "reprotect_original_seconds": original,
+        "warnings": [w for d in docs.values() for w in d.get("warnings", [])],
+        "errors": errors,
+    }
+    progress(
+        f"failback {out['result']}: cut-back {out['rto_modelled_seconds']} s modelled, writes unavailable "
+        f"{out['write_unavailable_seconds']} s modelled ({out['write_unavailable_client_seconds']} s as the "
+        f"client saw it), lost {lost}, re-protect {reprotect} s + {original} s modelled"
+    )
+    return out
+
+
+def _cutback_events(
+    dp: Any, load: LoadClient, on_event: Callable[[RunEvent], None] | None
+) -> Callable[[RunEvent], None]:
+    """What happens around the cut-back's steps on their own on AWS, compressed for the drill:
+
+    * EFS syncs about once a minute (EFS UG: "most changes are replicated within a minute"): once the DR
+      writers are fenced the drill asks the emulator for the next sync now; the EFS drain waits for it.
+    * Clients follow DNS: once the DNS step has moved the record (or, without a domain, the operator
+      has published the primary's URL), the load client sends to the primary's load balancer first."""
+    from streamflix_dr.failback.base import FailbackStepId  # noqa: PLC0415
+    from streamflix_dr.runbook.runner import EventKind  # noqa: PLC0415
+
+    def handle(ev: RunEvent) -> None:
+        if on_event is not None:
+            on_event(ev)
+        if ev.kind is not EventKind.STEP_FINISHED:
+            return
+        if ev.step == FailbackStepId.FENCE_DR.value:
+            dp.sync()
+        elif ev.step == FailbackStepId.SWITCH_DNS.value:
+            load.follow_dns()
+
+    return handle
 
 
 # A minimal image manifest: what the release pipeline's push leaves in the registry (PutImage).

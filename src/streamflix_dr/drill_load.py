@@ -64,6 +64,9 @@ class LoadClient:
     _run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _n: int = 0
     _ops: int = 0
+    # A client follows DNS: once the record points at the other load balancer (``follow_dns``), it
+    # sends there first.
+    _prefer_dr: bool = False
 
     def __post_init__(self) -> None:
         self._context = ssl.create_default_context(cafile=self.ca_file)
@@ -120,6 +123,10 @@ class LoadClient:
         if self._thread is not None:
             self._thread.join(timeout=self.max_seconds)
 
+    def follow_dns(self) -> None:
+        """DNS now answers the DR load balancer's address: send there first from now on."""
+        self._prefer_dr = True
+
     def _next_op(self) -> int:
         self._ops += 1
         return self._ops
@@ -137,17 +144,19 @@ class LoadClient:
             for store in STORES:
                 key = f"{self._run}-{store}-{self._n:05d}"
                 op = self._next_op()
-                attempt = self._record(self._write(store, key, "primary", op))
+                first, then = ("dr", "primary") if self._prefer_dr else ("primary", "dr")
+                attempt = self._record(self._write(store, key, first, op))
                 if not attempt.ok:
                     # The primary did not take it: as a client that follows the failover record, try DR.
-                    self._record(self._write(store, key, "dr", op))
+                    self._record(self._write(store, key, then, op))
             # One read per tick, of the newest acknowledged title: through the primary, else through DR.
             last = self.newest_acknowledged("rds")
             if last is not None:
                 op = self._next_op()
-                read = self._record(self._read("rds", last, "primary", op))
+                first, then = ("dr", "primary") if self._prefer_dr else ("primary", "dr")
+                read = self._record(self._read("rds", last, first, op))
                 if not read.ok:
-                    self._record(self._read("rds", last, "dr", op))
+                    self._record(self._read("rds", last, then, op))
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - tick)))
 
     # --- figures ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from streamflix_dr.failback.base import (
     step_id,
 )
 from streamflix_dr.failback.rds import WRITABLE_STATUSES, _read_only_value, set_read_only
-from streamflix_dr.runbook.steps import READ_ONLY_PARAMETER, Step, StepContext, StepOutcome, poll
+from streamflix_dr.runbook.steps import READ_ONLY_PARAMETER, Step, StepContext, StepOutcome, _probe, poll
 from streamflix_dr.runbook.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -226,6 +226,13 @@ class VerifyPrimary(Step):
                     problems.append(f"no healthy target ({states or 'none registered'})")
             except ClientError as e:
                 outcome.warnings.append(f"target health not readable ({e})")
+        if t.app_url and not problems:
+            # Serving means a client's request through the primary's load balancer succeeds.
+            status = _probe(t.app_url, ca_file=t.app_ca_file or None)
+            if status is None or not 200 <= status < 400:
+                problems.append(f"{t.app_url} does not answer its health check ({status or 'no answer'})")
+            else:
+                outcome.message += f"; {t.app_url} answers {status}"
         if problems:
             raise FailbackError(
                 f"{t.primary.region} does not serve: {'; '.join(problems)}.",

@@ -257,23 +257,108 @@ def renamed_instances(ctx: StepContext, side: Side) -> list[dict[str, Any]]:
     return sorted(found, key=lambda d: str(d["DBInstanceIdentifier"]))
 
 
+def _lsn(text: str) -> int:
+    """A PostgreSQL ``pg_lsn`` ('16/B374D848') as an integer (high 32 bits / low 32 bits)."""
+    high, _, low = str(text).partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+class WalProbe:
+    """Exact drain evidence: the source's ``pg_current_wal_lsn()`` against the replica's
+    ``pg_last_wal_replay_lsn()`` (PostgreSQL docs, "System Administration Functions": "Returns the
+    current write-ahead log write location" / "Returns the last write-ahead log location that has been
+    replayed during recovery"; https://www.postgresql.org/docs/current/functions-admin.html).
+
+    It needs a network path to both instances (the tool run from inside the VPCs, a bastion, or a VPN),
+    the DB master secret, and a PostgreSQL driver (``pip install 'streamflix-dr[postgres]'``); TLS is
+    required (``sslmode=require``, or what ``PGSSLMODE``/``PGSSLROOTCERT`` say). When any of these is
+    missing, :meth:`positions` returns None and the drain falls back on CloudWatch ``ReplicaLag``."""
+
+    def __init__(self, ctx: StepContext, connect_timeout: int = 5) -> None:
+        self.ctx = ctx
+        self.connect_timeout = connect_timeout
+        self.why_not = ""
+
+    def _credentials(self) -> tuple[str, str] | None:
+        import json  # noqa: PLC0415 - only the exact drain reads the secret
+
+        t = ft(self.ctx.topology)
+        name = next((n for n in t.secret_names if "db" in n.lower()), "")
+        if not name:
+            self.why_not = "no DB secret in the stack outputs"
+            return None
+        try:
+            raw = self.ctx.client("secretsmanager", t.dr.region).get_secret_value(SecretId=name)
+            doc = json.loads(raw.get("SecretString") or "{}")
+            return str(doc["username"]), str(doc["password"])
+        except (ClientError, KeyError, ValueError, TypeError) as e:
+            self.why_not = f"cannot read the DB secret {name} ({e})"
+            return None
+
+    def _query(self, db: dict[str, Any], sql: str, creds: tuple[str, str]) -> str | None:
+        import os  # noqa: PLC0415
+
+        try:
+            import psycopg  # noqa: PLC0415 - optional: the exact drain only
+        except ImportError:
+            self.why_not = "no PostgreSQL driver (pip install 'streamflix-dr[postgres]')"
+            return None
+        endpoint = db.get("Endpoint") or {}
+        try:
+            with psycopg.connect(
+                host=endpoint.get("Address"),
+                port=endpoint.get("Port"),
+                user=creds[0],
+                password=creds[1],
+                dbname="postgres",
+                sslmode=os.environ.get("PGSSLMODE", "require"),
+                connect_timeout=self.connect_timeout,
+            ) as conn:
+                row = conn.execute(sql).fetchone()
+        except psycopg.Error as e:
+            self.why_not = f"{db.get('DBInstanceIdentifier')} not reachable ({str(e).strip()[:120]})"
+            return None
+        return None if row is None or row[0] is None else str(row[0])
+
+    def positions(self) -> tuple[int, int] | None:
+        """(source's current WAL position, replica's replayed position), or None (``why_not`` says why)."""
+        t = ft(self.ctx.topology)
+        creds = self._credentials()
+        source = rds_instance(self.ctx, t.dr.region, t.dr.db_id)
+        replica = rds_instance(self.ctx, t.primary.region, t.primary.db_id)
+        if creds is None or source is None or replica is None:
+            self.why_not = self.why_not or "an instance is missing"
+            return None
+        current = self._query(source, "SELECT pg_current_wal_lsn()::text", creds)
+        if current is None:
+            return None
+        replayed = self._query(replica, "SELECT pg_last_wal_replay_lsn()::text", creds)
+        if replayed is None:
+            return None
+        return _lsn(current), _lsn(replayed)
+
+
 class DrainRds(Step):
     """Wait until the primary-side replica has replayed every write made before the DR writers were
-    fenced. On AWS the evidence is ``ReplicaLag`` == 0 in a datapoint whose period starts after the
-    fence: coarse (60 s periods, seconds granularity); comparing ``pg_current_wal_lsn()`` on the source
-    with ``pg_last_wal_replay_lsn()`` on the replica is exact but needs a connection to both engines."""
+    fenced. Exact when the tool reaches both engines: the replica's replayed WAL position has reached
+    the source's current position, read after the fence (:class:`WalProbe`). Otherwise the evidence is
+    ``ReplicaLag`` == 0 in a datapoint whose period starts after the fence: coarse (60 s periods, seconds
+    granularity; https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html)."""
 
     actions = ("rds.drain_replica",)
 
     def __init__(self, force: bool = False) -> None:
         self.id = step_id(FailbackStepId.DRAIN_RDS)
         self.force = force
+        self._why_not = ""
 
     def describe(self, t: Topology) -> str:
         f = ft(t)
         return (
-            f"RDS: wait for {f.primary.db_id} ({f.primary.region}) to report ReplicaLag 0 after the fence "
-            f"(refuse to go on otherwise{'; --force: go on and report the loss' if self.force else ''})"
+            f"RDS: wait for {f.primary.db_id} ({f.primary.region}) to replay every WAL record of "
+            f"{f.dr.db_id} written before the fence (LSNs; ReplicaLag 0 after the fence when the engines "
+            f"are out of reach; refuse to go on otherwise"
+            f"{'; --force: go on and report the loss' if self.force else ''})"
         )
 
     def check_done(self, ctx: StepContext) -> bool:
@@ -286,6 +371,42 @@ class DrainRds(Step):
         )
         after = [v for ts, v in points if ts >= fence]
         return after[-1] if after else None
+
+    def _drain_by_lsn(self, ctx: StepContext) -> tuple[bool, str, dict[str, float | None]] | None:
+        """(drained, what was seen, metrics) by WAL positions; None when the engines are out of reach."""
+        t = ft(ctx.topology)
+        probe = WalProbe(ctx)
+        first = probe.positions()
+        if first is None:
+            log.info("RDS drain by LSN not possible: %s; using ReplicaLag", probe.why_not)
+            self._why_not = probe.why_not
+            return None
+        target = first[0]  # the source's position after the fence: everything acknowledged is before it
+        seen = [first[1]]
+
+        def replayed() -> bool:
+            pos = probe.positions()
+            if pos is not None:
+                seen[0] = pos[1]
+            return seen[0] >= target
+
+        if seen[0] < target:
+            try:
+                poll(
+                    ctx,
+                    f"{t.primary.db_id} replaying up to the fence's WAL position",
+                    t.primary.region,
+                    replayed,
+                )
+            except FailoverError as e:
+                log.info("RDS drain poll ended: %s", e)
+        behind = max(0, target - seen[0])
+        metrics: dict[str, float | None] = {
+            "source_lsn": target,
+            "replayed_lsn": seen[0],
+            "lsn_bytes_behind": behind,
+        }
+        return behind == 0, f"replayed {seen[0]:X} of {target:X} ({behind} bytes behind)", metrics
 
     def run(self, ctx: StepContext) -> StepOutcome:
         t = ft(ctx.topology)
@@ -306,25 +427,53 @@ class DrainRds(Step):
                 f"{t.primary.region}: {t.primary.db_id} is not a replica of {t.dr.db_id}.",
                 fix="run the reprotect phase first (streamflix-dr failback --phase reprotect)",
             )
+        exact = self._drain_by_lsn(ctx)
+        if exact is not None:
+            drained, seen, metrics = exact
+            ctx.latency.wait("rds.drain_replica")
+            if drained:
+                return StepOutcome(
+                    message=f"WAL replayed up to the fence ({seen})",
+                    metrics={"lost_seconds": 0.0, **metrics},
+                )
+            if not self.force:
+                raise NotDrainedError(
+                    f"{t.primary.region}: {t.primary.db_id} has not replayed the DR writes ({seen}); "
+                    "promoting now would lose them (--force promotes anyway and reports the loss).",
+                    fix="wait and rerun the same command; or pass --force to promote anyway and accept "
+                    "the loss",
+                )
+            return StepOutcome(
+                message=f"NOT drained ({seen}): promoting anyway (--force)",
+                warnings=[
+                    f"--force: {metrics['lsn_bytes_behind']} bytes of WAL written in {t.dr.region} are lost"
+                ],
+                metrics={"lost_seconds": None, **metrics},
+            )
         lag: list[float | None] = [None]
 
-        def drained() -> bool:
+        def drained_by_metric() -> bool:
             lag[0] = self._lag_after_fence(ctx, fence)
             return lag[0] == 0.0
 
         try:
-            poll(ctx, f"{t.primary.db_id} replaying up to the fence", t.primary.region, drained)
+            poll(ctx, f"{t.primary.db_id} replaying up to the fence", t.primary.region, drained_by_metric)
         except FailoverError as e:  # the poll's budget ran out: decided below
             log.info("RDS drain poll ended: %s", e)
         ctx.latency.wait("rds.drain_replica")
+        why = f"engines out of reach: {self._why_not}"
         if lag[0] == 0.0:
-            return StepOutcome(message="replica lag 0 after the fence", metrics={"lost_seconds": 0.0})
+            return StepOutcome(
+                message=f"replica lag 0 after the fence ({why})",
+                metrics={"lost_seconds": 0.0},
+            )
         shown = "unknown (no ReplicaLag datapoint after the fence)" if lag[0] is None else f"{lag[0]:.0f} s"
         if not self.force:
             raise NotDrainedError(
-                f"{t.primary.region}: {t.primary.db_id} has not replayed the DR writes (lag {shown}); "
+                f"{t.primary.region}: {t.primary.db_id} has not replayed the DR writes (lag {shown}; {why}); "
                 "promoting now would lose them (--force promotes anyway and reports the loss).",
-                fix="wait and rerun the same command; or pass --force to promote anyway and accept the loss",
+                fix="wait and rerun the same command (a ReplicaLag period that starts after the fence takes "
+                "up to a minute); or pass --force to promote anyway and accept the loss",
             )
         return StepOutcome(
             message=f"NOT drained (lag {shown}): promoting anyway (--force)",

@@ -251,6 +251,8 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
         "unavailable_seconds_by_store",
         "fence",
         "engines",
+        "failback",
+        "second_failover",
     ):
         if extra in doc:
             out[extra] = doc[extra]

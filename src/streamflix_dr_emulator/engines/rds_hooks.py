@@ -54,6 +54,15 @@ _lock = threading.RLock()
 # its source, so nothing is stored on the DBInstance itself.
 _engines: dict[int, tuple[Any, PostgresInstance]] = {}
 _ca: net.CertificateAuthority | None = None
+# (account, region, identifier) -> the TLS front that stands for that identifier's DNS name while no
+# instance holds it. On AWS an instance's endpoint is "<identifier>.<account-and-region hash>.<region>.
+# rds.amazonaws.com": it follows the identifier, not the instance. A rename moves the instance to its new
+# name's endpoint, and an instance later created under the old identifier answers at the old endpoint
+# again (RDS UG, "Renaming a DB instance": "When you rename a DB instance, the endpoint for the DB
+# instance changes ... you can use the old name for a new DB instance";
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html). So the local front
+# (the endpoint's port, which the stacks' task definitions carry) is kept per identifier.
+_names: dict[tuple[str, str, str], net.TlsFront] = {}
 _lag_thread: threading.Thread | None = None
 _lag_stop = threading.Event()
 
@@ -164,8 +173,41 @@ def _is_postgres(database: Any) -> bool:
 
 
 def _remember(database: Any, inst: PostgresInstance) -> None:
+    key = (database.account_id, database.region, database.db_instance_identifier)
     with _lock:
         _engines[id(database)] = (database, inst)
+        named = _names.pop(key, None)
+    if named is not None and inst.front is not None:
+        # The identifier's endpoint (its port) answers again, now for this instance.
+        fresh = inst.front
+        named.backend_host, named.backend_port = fresh.backend_host, fresh.backend_port
+        named.preamble = fresh.preamble
+        fresh.close()
+        inst.front = named
+    database.port = inst.port
+
+
+def _rename(database: Any, inst: PostgresInstance, old_id: str) -> None:
+    """ModifyDBInstance NewDBInstanceIdentifier: the instance leaves its old endpoint (which then reaches
+    nothing, until an instance is created under the old identifier) for its new name's endpoint. The
+    rename reboots the instance (with ApplyImmediately): open connections are dropped."""
+    front = inst.front
+    if front is None:
+        return
+    # Nothing listens there: a client of the old endpoint is refused, as with a name that resolves to
+    # no instance.
+    front.backend_host = str(inst.socket_dir / ".s.PGSQL.renamed-away")
+    front.backend_port = 0
+
+    async def drop() -> None:
+        front._drop_all()
+
+    front._run_now(drop)
+    with _lock:
+        _names[(database.account_id, database.region, old_id)] = front
+    inst.hostnames = (_moto_address(database),)
+    inst.front = None
+    inst._open_front()
     database.port = inst.port
 
 
@@ -301,7 +343,11 @@ def forget_all() -> None:
     _lag_stop.set()
     with _lock:
         _engines.clear()
+        fronts = list(_names.values())
+        _names.clear()
         _ca = None
+    for front in fronts:
+        front.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,8 +420,11 @@ def install() -> None:
         return group
 
     def modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        renaming = bool(db_kwargs.get("new_db_instance_identifier"))
         database = modify_instance(self, db_instance_identifier, db_kwargs)
         inst = engine_of(database)
+        if inst is not None and renaming and database.db_instance_identifier != db_instance_identifier:
+            _rename(database, inst, db_instance_identifier)
         if inst is not None:
             if db_kwargs.get("db_parameter_group_name"):
                 parameters = _group_parameters(self, database.db_parameter_group_name)
