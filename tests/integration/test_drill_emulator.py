@@ -1,6 +1,7 @@
 """The drill end to end on the emulator's real engines, as ``make drill`` runs it: the real deploy, load
 written through the primary's load balancer, the primary region failed (APIs and engines), the failover
-with the latency model, everything read back through the DR load balancer, the report and the history line.
+with the latency model, everything read back through the DR load balancer, the failback under load and a
+second failover, the report and the history line.
 
 The stand-in deploy below (resources made with boto3) is kept for the failover tests that import it.
 """
@@ -173,6 +174,22 @@ def test_drill_under_load_on_real_engines(emulator_endpoint: str, engines_on: No
     fence = report["fence"]
     assert fence["held"] is True and fence["acknowledged"] == 0, fence
     assert fence["writes_tried"] > 0, fence
+    # The cycle: failback under load with nothing acknowledged lost in the stores that replicate back
+    # (the dev environment has no Global Datastore: its cache is not replicated in either direction),
+    # then a second failover on the re-protected environment.
+    fb = report["failback"]
+    assert fb["result"] == "succeeded", (fb.get("error"), progress)
+    assert set(fb["lost"]) == {"rds", "efs", "redis"}, fb["lost"]
+    assert fb["lost"]["rds"] == 0 and fb["lost"]["efs"] == 0, fb["lost"]
+    for store, d in fb["load"].items():
+        assert d["acknowledged"] > 0 and d["found"] + d["lost"] == d["acknowledged"], (store, d)
+    assert set(fb["phases"]) == {"reprotect", "cutback", "reprotect-original"}, fb["phases"]
+    assert fb["rto_modelled_seconds"] > 0 and fb["reprotect_seconds"] > 0, fb
+    assert 0 < fb["write_unavailable_seconds"] <= fb["rto_modelled_seconds"], fb
+    second = report["second_failover"]
+    assert second["result"] == "succeeded", second
+    assert second["readiness"]["ready"] is True, second["readiness"]
+    assert second["load"]["rds"]["lost"] == 0, second["load"]
     assert set(report["unavailable_seconds"]) == {"read", "write"}
     assert set(report["unavailable_seconds_by_store"]) == {"read", "write"}
     engines = report["engines"]
@@ -186,9 +203,11 @@ def test_drill_under_load_on_real_engines(emulator_endpoint: str, engines_on: No
     assert report["serving"] is True, report.get("error")
     s = summary(report)
     assert {"load", "unavailable_seconds", "engines", "fence", "data", "rto_modelled_seconds"} <= set(s)
+    assert {"failback", "second_failover"} <= set(s)
     md = Path(report["report_path"])
     text = md.read_text()
     assert "Measured under load" in text and "PostgreSQL" in text
+    assert "## Failback" in text and "## Second failover" in text
     history = read_history(tmp_path / "reports" / "history.jsonl")
     assert len(history) == 1 and history[0]["operation_id"] == report["operation_id"]
     stacks = factory.client("cloudformation", env.dr_region).describe_stacks()["Stacks"]

@@ -52,16 +52,29 @@ def engines_on(time_scale: float) -> None:
     help="Where drills/<operation id>/ and history.jsonl are written.",
 )
 @click.option("--keep", is_flag=True, help="Do not tear the stacks down at the end.")
+@click.option(
+    "--no-failback", is_flag=True, help="Stop after the first failover (no failback, no second failover)."
+)
 @target_options
 def command(
-    *, env_name: str, as_json: bool, time_scale: float, reports_dir: Path, keep: bool, app: AppContext
+    *,
+    env_name: str,
+    as_json: bool,
+    time_scale: float,
+    reports_dir: Path,
+    keep: bool,
+    no_failback: bool,
+    app: AppContext,
 ) -> None:
     """Deploy, write under load through the primary's load balancer, check readiness, fail the primary
-    region, fail over, read everything back through the DR load balancer, tear down, and report. Needs the
-    emulator (--emulator: its real engines and region outage are switched on)."""
+    region, fail over, read everything back through the DR load balancer; then fail back (re-protect,
+    cut back under load, re-protect the original direction) and fail over a second time; tear down, and
+    report. Needs the emulator (--emulator: its real engines and region outage are switched on)."""
     env = load_environment(env_name)
     app.probe(env.dr_region)
-    opts = DrillOptions(time_scale=time_scale, reports_dir=reports_dir, teardown=not keep)
+    opts = DrillOptions(
+        time_scale=time_scale, reports_dir=reports_dir, teardown=not keep, failback=not no_failback
+    )
     finished = False
     if app.emulator:
         engines_on(time_scale)
@@ -106,6 +119,14 @@ def command(
             f"({doc['rto_seconds']:.1f} s real), serial {doc['rto_serial_seconds']:.0f} s, overhead "
             f"{doc['overhead_fraction'] * 100:.1f} %, RPO {doc['rpo_seconds']}"
         )
+        fb = doc.get("failback") or {}
+        if fb:
+            click.echo(
+                f"Failback {fb.get('result')}: cut-back {fb.get('rto_modelled_seconds')} s modelled, writes "
+                f"unavailable {fb.get('write_unavailable_seconds')} s modelled, lost {fb.get('lost')}, "
+                f"re-protect {fb.get('reprotect_seconds')} s modelled; second failover "
+                f"{(doc.get('second_failover') or {}).get('result')}"
+            )
     click.echo(f"Report: {doc['report_path']}", err=True)
     if doc["result"] != "succeeded":
         sys.exit(1)

@@ -40,6 +40,7 @@ class FailbackStepId(StrEnum):
     """Failback step ids (journal keys). Prefixed by phase so one operation can hold all three."""
 
     PREFLIGHT = "fb-preflight"
+    FENCE_OLD_PRIMARY = "fb-fence-old-primary"
     REPROTECT_RDS = "fb-reprotect-rds"
     REPROTECT_EFS = "fb-reprotect-efs"
     REPROTECT_REDIS = "fb-reprotect-redis"

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from streamflix_dr.errors import FailoverError
 from streamflix_dr.failback.base import (
     TAG_FENCED_AT,
     FailbackError,
@@ -128,6 +129,49 @@ class FenceDr(Step):
             raise FailbackError(f"{ft(ctx.topology).dr.region}: the DR writers are not fenced.", fix="rerun")
 
 
+class FenceOldPrimary(Step):
+    """The primary region came back with its service as the template left it (the failover could not
+    fence a region that did not answer): stop its tasks before anything else, because they write to the
+    old, diverged DB (and to EFS and Redis) that nobody reads any more. Scalable target min=max=0 first,
+    or Application Auto Scaling starts them again. The cut-back scales the service up once the primary
+    region holds the data again."""
+
+    actions = ("ecs.stop_tasks",)
+
+    def __init__(self) -> None:
+        self.id = step_id(FailbackStepId.FENCE_OLD_PRIMARY)
+
+    def describe(self, t: Topology) -> str:
+        f = ft(t)
+        return (
+            f"Fence the old primary {f.primary.region}: ECS {f.primary.ecs_service} to 0 (scalable target "
+            "0/0) until the cut-back; its tasks would write to the diverged DB"
+        )
+
+    def check_done(self, ctx: StepContext) -> bool:
+        return _at_capacity(ctx, ft(ctx.topology).primary, 0, 0, 0)
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        t = ft(ctx.topology)
+        before = service(ctx, t.primary).get("runningCount", 0)
+        set_capacity(ctx, t.primary, 0, 0, 0)
+        ctx.latency.wait("ecs.stop_tasks")
+        poll(
+            ctx,
+            f"{t.primary.ecs_service} tasks stopped",
+            t.primary.region,
+            lambda: _at_capacity(ctx, t.primary, 0, 0, 0),
+        )
+        return StepOutcome(message=f"{t.primary.ecs_service} stopped ({before} task(s) were running)")
+
+    def verify(self, ctx: StepContext) -> None:
+        if not self.check_done(ctx):
+            raise FailbackError(
+                f"{ft(ctx.topology).primary.region}: the old primary's service still runs tasks.",
+                fix="rerun the same command",
+            )
+
+
 class ScaleService(Step):
     """Scale one side's ECS service (and its scalable target) to a capacity from the environment file."""
 
@@ -200,6 +244,28 @@ class VerifyPrimary(Step):
     def run(self, ctx: StepContext) -> StepOutcome:
         ctx.latency.wait("verify.probe")
         t = ft(ctx.topology)
+        outcome = StepOutcome(message=f"{t.primary.region} serves")
+        seen: list[list[str]] = [[]]
+
+        def serving() -> bool:
+            seen[0] = self._problems(ctx, outcome)
+            return not seen[0]
+
+        # New tasks pass their first health checks, and the load balancer routes to them, within a few
+        # check intervals (ALB: HealthCheckIntervalSeconds x HealthyThresholdCount at most): poll, bounded.
+        try:
+            poll(ctx, f"{t.primary.region} serving", t.primary.region, serving)
+        except FailoverError as e:
+            log.info("verify-primary poll ended: %s", e)
+        if seen[0]:
+            raise FailbackError(
+                f"{t.primary.region} does not serve: {'; '.join(seen[0])}.",
+                fix="fix the cause and rerun the same command (DNS already points at the primary)",
+            )
+        return outcome
+
+    def _problems(self, ctx: StepContext, outcome: StepOutcome) -> list[str]:
+        t = ft(ctx.topology)
         problems = []
         db = rds_instance(ctx, t.primary.region, t.primary.db_id) or {}
         if (
@@ -215,7 +281,6 @@ class VerifyPrimary(Step):
         svc = service(ctx, t.primary)
         if svc.get("runningCount", 0) < t.primary.desired_count:
             problems.append(f"{svc.get('runningCount', 0)}/{t.primary.desired_count} tasks running")
-        outcome = StepOutcome(message=f"{t.primary.region} serves")
         if t.primary.target_group_arn:
             try:
                 health = ctx.client("elbv2", t.primary.region).describe_target_health(
@@ -225,20 +290,16 @@ class VerifyPrimary(Step):
                 if "healthy" not in states:
                     problems.append(f"no healthy target ({states or 'none registered'})")
             except ClientError as e:
-                outcome.warnings.append(f"target health not readable ({e})")
+                if f"target health not readable ({e})" not in outcome.warnings:
+                    outcome.warnings.append(f"target health not readable ({e})")
         if t.app_url and not problems:
             # Serving means a client's request through the primary's load balancer succeeds.
             status = _probe(t.app_url, ca_file=t.app_ca_file or None)
             if status is None or not 200 <= status < 400:
                 problems.append(f"{t.app_url} does not answer its health check ({status or 'no answer'})")
             else:
-                outcome.message += f"; {t.app_url} answers {status}"
-        if problems:
-            raise FailbackError(
-                f"{t.primary.region} does not serve: {'; '.join(problems)}.",
-                fix="fix the cause and rerun the same command (DNS already points at the primary)",
-            )
-        return outcome
+                outcome.message = f"{t.primary.region} serves; {t.app_url} answers {status}"
+        return problems
 
     def verify(self, ctx: StepContext) -> None:
         return None

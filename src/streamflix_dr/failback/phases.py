@@ -1,6 +1,7 @@
 """The three failback phases as runner stages: ``[(stage name, steps, parallel), ...]``.
 
-    reprotect:          preflight -> [rds | efs | redis | secrets] -> reverse readiness
+    reprotect:          preflight -> fence the old primary's service -> [rds | efs | redis | secrets]
+                        -> reverse readiness
     cutback:            fence DR -> [drain rds | efs | redis | secrets] -> [promote rds | efs | redis]
                         -> restore primary DB -> scale primary -> DNS -> verify -> DR back to warm
     reprotect-original: [rds | efs | redis | secrets] -> forward readiness -> delete renamed instances
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from streamflix_dr.failback.base import FailbackError, FailbackStepId, Phase, Side, ft, rds_instance, step_id
 from streamflix_dr.failback.dns import SwitchDnsBack
-from streamflix_dr.failback.ecs import FenceDr, ScaleService, VerifyPrimary
+from streamflix_dr.failback.ecs import FenceDr, FenceOldPrimary, ScaleService, VerifyPrimary
 from streamflix_dr.failback.efs import DrainEfs, FailbackEfs, ReverseEfs, destination, replication_of
 from streamflix_dr.failback.rds import (
     DeleteRenamed,
@@ -163,6 +164,7 @@ def phase_stages(phase: Phase, *, force: bool = False, max_lag_seconds: float = 
     if phase is Phase.REPROTECT:
         return [
             ("reprotect:preflight", [Preflight()], False),
+            ("reprotect:fence-old-primary", [FenceOldPrimary()], False),
             (
                 "reprotect:data",
                 [

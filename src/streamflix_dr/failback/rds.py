@@ -104,7 +104,14 @@ class ReplicaUnderOriginalId(Step):
     def check_done(self, ctx: StepContext) -> bool:
         dest, src = self._sides(ctx.topology)
         db = rds_instance(ctx, dest.region, dest.db_id) or {}
-        return is_replica_of(db, src) and db.get("DBInstanceStatus") == "available"
+        # Done includes the replica's automated backups: a run killed between the create and the
+        # ModifyDBInstance that sets them must not skip it on resume, or the cut-back's promotion takes
+        # a first backup (status backing-up) and the next replica of it waits for that backup.
+        return (
+            is_replica_of(db, src)
+            and db.get("DBInstanceStatus") == "available"
+            and int(db.get("BackupRetentionPeriod") or 0) == dest.db_backup_retention
+        )
 
     def run(self, ctx: StepContext) -> StepOutcome:
         t = ft(ctx.topology)

@@ -127,6 +127,7 @@ def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
         fence = doc.get("fence") or {}
         if fence:
             lines += ["", f"Fence: {fence.get('note')}."]
+    lines += _cycle_lines(doc)
     engines = doc.get("engines") or {}
     if engines:
         lines += ["", "## Engines", "", "| Store | Engine | Version |", "|---|---|---|"]
@@ -165,6 +166,47 @@ def to_markdown(doc: dict[str, Any], svg_name: str = "timeline.svg") -> str:
             f"Ready: {readiness.get('ready')} ({readiness.get('counts')})",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _cycle_lines(doc: dict[str, Any]) -> list[str]:
+    """The rest of a drill's cycle: the failback (its phases, window, losses) and the second failover."""
+    fb = doc.get("failback")
+    if not fb:
+        return []
+    lines = ["", "## Failback (re-protect, cut back under load, re-protect the original direction)", ""]
+    if fb.get("result") == "not run":
+        return [*lines, f"Not run: {fb.get('why')}."]
+    lines += [
+        f"Result: **{fb.get('result')}**" + (f" ({fb.get('error')})" if fb.get("error") else ""),
+        "",
+        "| Phase | Modelled (s, AWS) | As run (s) |",
+        "|---|---|---|",
+    ]
+    for name, p in (fb.get("phases") or {}).items():
+        lines.append(f"| {name} | {_s(p.get('modelled_seconds'))} | {_s(p.get('wall_seconds'))} |")
+    lines += [
+        "",
+        f"Write-unavailability window (fence to verified): {_s(fb.get('write_unavailable_seconds'))} s "
+        f"modelled; the client saw {_s(fb.get('write_unavailable_client_seconds'))} s of failed writes.",
+        "",
+        "| Store | Acknowledged | Found after the cut-back | Lost |",
+        "|---|---|---|---|",
+    ]
+    for store, d in (fb.get("load") or {}).items():
+        lines.append(f"| {store} | {d.get('acknowledged')} | {d.get('found')} | {d.get('lost')} |")
+    second = doc.get("second_failover") or {}
+    if second:
+        lines += [
+            "",
+            "## Second failover (proves the re-protection)",
+            "",
+            f"Result: **{second.get('result')}**",
+        ]
+        if second.get("rto_modelled_seconds") is not None:
+            lines[-1] += f", RTO {_s(second.get('rto_modelled_seconds'))} s modelled"
+        for store, d in (second.get("load") or {}).items():
+            lines.append(f"- {store}: {d.get('found')}/{d.get('acknowledged')} found, {d.get('lost')} lost")
+    return lines
 
 
 def write_report(doc: dict[str, Any], folder: Path) -> dict[str, Path]:
