@@ -450,4 +450,14 @@ def install() -> None:
         reset()
 
     patch_attr(BackendDict, "reset", classmethod(reset_backends))
+
+    original_delete = efs_replication.delete_replication
+
+    # AWS API: elasticfilesystem DeleteReplicationConfiguration — the syncs that fell due before the
+    # configuration stops replicating have completed (https://docs.aws.amazon.com/efs/latest/ug/API_DeleteReplicationConfiguration.html).
+    def delete_replication(*args: Any, **kwargs: Any) -> Any:
+        pump()
+        return original_delete(*args, **kwargs)
+
+    patch_attr(efs_replication, "delete_replication", delete_replication)
     _installed = True

@@ -391,12 +391,8 @@ def delete_replication(
         rep = find(account_id, region, fs.file_system_id)
         if rep is None:
             raise _replication_not_found(fs.file_system_id)
-        # The syncs that fell due before the configuration stops replicating complete first (engine-less
-        # replications here; with engines on, efs_hooks runs the directory engine's before this).
-        from streamflix_dr_emulator import dataplane  # noqa: PLC0415 - dataplane imports this module
-
-        if rep.replicating:
-            dataplane.pump()
+        # The syncs that fell due before the configuration stops replicating have completed first:
+        # ``dataplane`` (engine-less replications) and ``engines.efs_hooks`` wrap this function for that.
         removed = {"source", "destination"} if mode == "ALL_CONFIGURATIONS" else {_side(rep, region, fs)}
         rep.sides = rep.sides - removed
         if "destination" in removed:

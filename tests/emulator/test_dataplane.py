@@ -295,6 +295,19 @@ def test_no_time_since_last_sync_while_the_source_region_is_down(endpoint: str, 
     assert stored_time_since_last_sync(source) > before
 
 
+def test_syncs_due_before_a_deletion_complete_before_it(endpoint: str, dp: DataPlaneClient) -> None:
+    """The last sync of a deleted configuration is the last one that fell due, not an older one."""
+    from streamflix_dr_emulator import efs_replication  # noqa: PLC0415
+
+    source, _ = make_fs_pair(endpoint)
+    dp.sync()
+    synced = last_replicated(endpoint, source)
+    assert synced is not None
+    dataplane.regional_state.advance(INTERVAL + 10)  # time passes; nothing reads or pumps
+    rep = efs_replication.delete_replication(ACCOUNT, PRIMARY, source)
+    assert rep.last_replicated == pytest.approx(synced + INTERVAL, abs=0.01)
+
+
 # --- EFS syncs with the directory engine ---------------------------------------------------------------
 
 
