@@ -1,9 +1,10 @@
-"""Python client for the emulator's data plane (see ``dataplane`` for what each call models).
+"""Python client for the emulator's clock, region-outage switch and EFS syncs (``dataplane`` says what
+each call models). It reads and writes no data: rows, keys and files live in the real engines, reached
+with ordinary clients (psycopg, redis-py, ``engines.efs_fs``) at the endpoints the AWS APIs describe.
 
 Standard library only (urllib), so a drill can use it without extra dependencies. Every failure is
-a :class:`DataPlaneError` (a ``streamflix_dr.errors.EmulatorError``): :class:`ReadOnlyError` for a
-write on a replica / replication destination, :class:`RegionUnavailable` for a region in an
-emulated outage, :class:`DataNotFound` for an unknown resource or file.
+a :class:`DataPlaneError` (a ``streamflix_dr.errors.EmulatorError``); :class:`RegionUnavailable` when
+the emulator cannot be reached.
 """
 
 from __future__ import annotations
@@ -31,28 +32,18 @@ class DataPlaneError(EmulatorError):
         super().__init__(message, fix=fix)
 
 
-class ReadOnlyError(DataPlaneError):
-    """The target is read-only (read replica, EFS replication destination, Global Datastore secondary)."""
-
-
 class RegionUnavailable(DataPlaneError):
-    """The region is in an emulated outage (or the emulator cannot be reached)."""
+    """The emulator cannot be reached."""
 
 
-class DataNotFound(DataPlaneError):
-    """The instance, file system, replication group or file does not exist."""
-
-
-_BY_CODE: dict[str, tuple[type[DataPlaneError], str]] = {
-    "ReadOnly": (ReadOnlyError, "write to the writable side (the primary, or promote/fail over first)"),
-    "RegionUnavailable": (RegionUnavailable, "use the DR region, or restore_region() to end the outage"),
-    "NotFound": (DataNotFound, "check the region and resource id (describe it with the AWS API)"),
-    "BadRequest": (DataPlaneError, "fix the argument named in the message"),
+_FIX_BY_CODE: dict[str, str] = {
+    "NotFound": "the emulator keeps no data: use the engines (STREAMFLIX_EMULATOR_ENGINES=1), their clients",
+    "BadRequest": "fix the argument named in the message",
 }
 
 
 class DataPlaneClient:
-    """Talks to ``<endpoint_url>/_streamflix/dataplane``."""
+    """Talks to ``<endpoint_url>/_streamflix/dataplane`` (clock, outages, EFS syncs; no data)."""
 
     def __init__(self, endpoint_url: str, *, account_id: str | None = None, timeout: float = 10.0) -> None:
         """Args:
@@ -98,8 +89,8 @@ class DataPlaneClient:
             payload = {}
         code = str(payload.get("error", "")) or f"HTTP{e.code}"
         message = str(payload.get("message", e.reason))
-        cls, fix = _BY_CODE.get(code, (DataPlaneError, "see the emulator log"))
-        return cls(f"{method} {path}: {message}", code=code, status=e.code, fix=fix)
+        fix = _FIX_BY_CODE.get(code, "see the emulator log")
+        return DataPlaneError(f"{method} {path}: {message}", code=code, status=e.code, fix=fix)
 
     @staticmethod
     def _q(part: str) -> str:
@@ -107,65 +98,10 @@ class DataPlaneClient:
             raise DataPlaneError("an empty region or resource id was given", fix="pass a non-empty value")
         return urllib.parse.quote(part, safe="")
 
-    # -- RDS rows ------------------------------------------------------------------------------
-
-    def insert_row(self, region: str, db_instance_id: str, table: str, row: dict[str, Any]) -> None:
-        """INSERT ``row`` into ``table`` on the instance; ReadOnlyError on a read replica."""
-        self._call(
-            "POST",
-            f"/rds/{self._q(region)}/{self._q(db_instance_id)}/tables/{self._q(table)}/rows",
-            {"row": row},
-        )
-
-    def select_rows(self, region: str, db_instance_id: str, table: str) -> list[dict[str, Any]]:
-        """Rows of ``table`` visible on the instance now."""
-        result = self._call(
-            "GET", f"/rds/{self._q(region)}/{self._q(db_instance_id)}/tables/{self._q(table)}/rows"
-        )
-        return list(result["rows"])
-
-    # -- EFS files -----------------------------------------------------------------------------
-
-    def write_file(self, region: str, file_system_id: str, path: str, content: str) -> None:
-        """Write a file; ReadOnlyError (EROFS) on a replication destination."""
-        quoted = "/".join(self._q(p) for p in path.split("/") if p)
-        self._call(
-            "PUT", f"/efs/{self._q(region)}/{self._q(file_system_id)}/files/{quoted}", {"content": content}
-        )
-
-    def read_file(self, region: str, file_system_id: str, path: str) -> str:
-        """A file's content; DataNotFound when absent."""
-        quoted = "/".join(self._q(p) for p in path.split("/") if p)
-        result = self._call("GET", f"/efs/{self._q(region)}/{self._q(file_system_id)}/files/{quoted}")
-        return str(result["content"])
-
-    def list_files(self, region: str, file_system_id: str) -> dict[str, str]:
-        """Every file, path -> content."""
-        result = self._call("GET", f"/efs/{self._q(region)}/{self._q(file_system_id)}/files")
-        return dict(result["files"])
-
-    # -- ElastiCache keys ------------------------------------------------------------------------
-
-    def set_key(self, region: str, replication_group_id: str, key: str, value: str) -> None:
-        """SET a key; ReadOnlyError on a Global Datastore secondary."""
-        self._call(
-            "PUT",
-            f"/elasticache/{self._q(region)}/{self._q(replication_group_id)}/keys/{self._q(key)}",
-            {"value": value},
-        )
-
-    def get_key(self, region: str, replication_group_id: str, key: str) -> str | None:
-        """GET a key; None when absent."""
-        result = self._call(
-            "GET", f"/elasticache/{self._q(region)}/{self._q(replication_group_id)}/keys/{self._q(key)}"
-        )
-        value = result.get("value")
-        return None if value is None else str(value)
-
     # -- control -------------------------------------------------------------------------------
 
     def fail_region(self, region: str) -> None:
-        """Start an emulated outage: the region's AWS APIs and data plane answer 503."""
+        """Start an emulated outage: the region's AWS APIs answer 503 and its engines stop answering."""
         self._call("POST", f"/regions/{self._q(region)}/fail")
 
     def restore_region(self, region: str) -> None:
@@ -173,7 +109,8 @@ class DataPlaneClient:
         self._call("POST", f"/regions/{self._q(region)}/restore")
 
     def sync(self) -> None:
-        """Replicate everything now (RDS, EFS, ElastiCache), regions in an outage excepted."""
+        """Every EFS replication syncs now (regions in an outage excepted); fresh ReplicaLag and
+        TimeSinceLastSync datapoints. RDS and ElastiCache replicate continuously on their own."""
         self._call("POST", "/sync")
 
     def advance_clock(self, seconds: float) -> float:
@@ -181,7 +118,7 @@ class DataPlaneClient:
         return float(self._call("POST", "/clock/advance", {"seconds": seconds})["now"])
 
     def configure(self, **settings: float) -> dict[str, float]:
-        """Set the replication lags / EFS sync interval (see ``dataplane.DEFAULT_CONFIG``)."""
+        """Set ``efs_sync_interval_seconds`` (the EFS sync interval, > 0); returns the configuration."""
         return dict(self._call("PUT", "/config", settings)["config"])
 
     def state(self) -> dict[str, Any]:
@@ -189,5 +126,5 @@ class DataPlaneClient:
         return self._call("GET", "/state")
 
     def reset(self) -> None:
-        """Forget all data, settings, clock offset and outages."""
+        """Forget the settings, the clock offset and every outage."""
         self._call("POST", "/reset")

@@ -28,7 +28,9 @@ where AWS documents it:
   ("You cannot delete file system ... because it is in a replication configuration",
   pulumi/pulumi-aws-native#2682; EFS UG "Deleting replication configurations").
 * ``AWS/EFS TimeSinceLastSync`` (dimensions FileSystemId = source, DestinationFileSystemId), put into
-  moto's CloudWatch backend of the source region when the data plane syncs
+  moto's CloudWatch backend of the source region at each completed sync (:func:`record_sync`: the
+  directory engine's, or the control plane's for a replication without directories) and between syncs
+  by ``dataplane.pump`` (now minus the last sync; the meaning of the metric is quoted there)
   (https://docs.aws.amazon.com/efs/latest/ug/efs-metrics.html).
 
 Error codes and HTTP statuses are the ones the botocore model (efs 2015-02-01) lists per operation.
@@ -137,7 +139,7 @@ def _bad_request(message: str) -> Exception:
     return _error("BadRequest", 400, message)
 
 
-# --- plain functions (used by the API below, the data plane and CloudFormation models) -----------
+# --- plain functions (used by the API below, dataplane, the EFS engine and CloudFormation models) ----
 
 
 def _backend(account_id: str, region: str) -> Any:
@@ -389,11 +391,8 @@ def delete_replication(
         rep = find(account_id, region, fs.file_system_id)
         if rep is None:
             raise _replication_not_found(fs.file_system_id)
-        # The data plane copies what was due before the configuration stops replicating.
-        from streamflix_dr_emulator import dataplane  # noqa: PLC0415 - dataplane imports this module
-
-        if rep.replicating:
-            dataplane.pump()
+        # The syncs that fell due before the configuration stops replicating have completed first:
+        # ``dataplane`` (engine-less replications) and ``engines.efs_hooks`` wrap this function for that.
         removed = {"source", "destination"} if mode == "ALL_CONFIGURATIONS" else {_side(rep, region, fs)}
         rep.sides = rep.sides - removed
         if "destination" in removed:

@@ -70,7 +70,7 @@ def region_prefix(region: str) -> str:
     return "".join(chr(ord("a") + b % 26) for b in digest[:5])
 
 
-# --- public functions (CloudFormation models and the data plane call these) ----------------------
+# --- public functions (CloudFormation models and the Valkey engine's hooks call these) ------------
 
 
 def create_global_group(
@@ -312,9 +312,6 @@ def _failover(account_id: str, global_id: str, primary_region: str, primary_rg_i
                 "(emulated regional outage). Disassociate the secondary with "
                 "DisassociateGlobalReplicationGroup to use it standalone.",
             )
-        from streamflix_dr_emulator import dataplane  # noqa: PLC0415 - dataplane imports this module
-
-        dataplane.pump()
         old = group.primary
         old.role = SECONDARY
         target.role = PRIMARY
@@ -335,9 +332,6 @@ def _disassociate(account_id: str, global_id: str, rg_id: str, rg_region: str) -
                 f"Replication group {rg_id} is the primary of {global_id}; only secondaries can be "
                 "disassociated (fail over first, or delete the Global datastore)."
             )
-        from streamflix_dr_emulator import dataplane  # noqa: PLC0415
-
-        dataplane.pump()
         group.members.remove(member)
         _set_membership(member.rg, "", None)
         log.info("replication group %s/%s disassociated from %s", rg_region, rg_id, global_id)

@@ -1,9 +1,9 @@
 """Small JSON endpoints of the emulator's own under ``/_streamflix/<name>/...`` on moto's port.
 
-The data plane (``dataplane``) serves ``/_streamflix/dataplane``; other extension modules register a
-prefix here with :func:`register` and get a WSGI-level hook in front of moto's dispatcher. Each handler
-takes ``(method, path_after_prefix, body_dict, account_id)`` and returns ``(status, payload)``; a
-:class:`HttpError` becomes ``{"error": code, "message": ...}`` with its status.
+``dataplane`` (clock, region outages, EFS syncs; no data) serves ``/_streamflix/dataplane``; other
+extension modules register a prefix here with :func:`register` and get a WSGI-level hook in front of
+moto's dispatcher. Each handler takes ``(method, path_after_prefix, body_dict, account_id)`` and returns
+``(status, payload)``; a :class:`HttpError` becomes ``{"error": code, "message": ...}`` with its status.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
   string"; 1-63 letters, digits or hyphens, first a letter, no trailing hyphen or two consecutive hyphens
   (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html).
   moto renamed at once, kept ``available``, accepted an existing name (itself included) and left the
-  replicas pointing at the old identifier (so the data plane followed whatever took the name next).
+  replicas pointing at the old identifier (so replication followed whatever took the name next).
   Deferred renames (no ApplyImmediately) are not modelled: refused loudly instead of done early.
 * ``CreateDBInstanceReadReplica`` — "Your source DB instance or cluster must have backup retention
   enabled" (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html);
@@ -38,15 +38,15 @@ ElastiCache:
   ("We don't support adding an existing cluster as secondary", ElastiCache UG, Global Datastore
   prerequisites: a disassociated member is deleted and created again).
 
-Replication progress is observable without a data-plane request:
+Replication progress is observable without any emulator-specific request:
 
-* AWS replicates continuously, whoever looks. The data plane applies replication lazily (when something
-  pumps it: a data-plane request, a promotion...), so a failback that only reads ``LastReplicatedTimestamp``
-  (``DescribeReplicationConfigurations``) and ``AWS/RDS ReplicaLag`` after fencing the writers saw no
-  progress at all and refused to promote. ``DescribeReplicationConfigurations`` and
-  ``GetMetricStatistics`` now pump first (the pump publishes ``ReplicaLag``). Not while an in-process
-  ``mock_aws`` context is active: moto's backends are shared with such unit tests, which a pump would
-  feed datapoints they never asked for.
+* AWS replicates continuously, whoever looks. The control plane's replication state (the syncs of EFS
+  replications without engine directories, the ``AWS/RDS ReplicaLag`` and ``AWS/EFS TimeSinceLastSync``
+  datapoints; ``dataplane.pump``) catches up with the emulated clock lazily, so a failback that only
+  reads ``LastReplicatedTimestamp`` (``DescribeReplicationConfigurations``) and ``ReplicaLag`` after
+  fencing the writers saw no progress at all and refused to promote. ``DescribeReplicationConfigurations``
+  and ``GetMetricStatistics`` now catch it up first. Not while an in-process ``mock_aws`` context is
+  active: moto's backends are shared with such unit tests, which would get datapoints they never asked for.
 
 The emulator's rename takes ``RENAME_SECONDS`` of emulated time (AWS: "about 10 minutes" for the DNS name)
 and a replication group's deletion ``DELETE_SECONDS``.

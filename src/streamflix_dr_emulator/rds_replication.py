@@ -30,7 +30,9 @@
   name security groups of the instance's region (AWS answers InvalidParameterValue "Invalid security group
   , groupId= ..., groupName=." — aws/aws-cli#574); the instance then reports exactly those groups.
 * ``ReplicaLag`` (seconds, dimension ``DBInstanceIdentifier``) is published into moto's CloudWatch of the
-  replica's region by the data plane whenever it replicates rows.
+  replica's region by :func:`publish_replica_lag`: with its value from the PostgreSQL engine when the
+  replica has one (``engines.rds_hooks``), else from the control plane (``dataplane.pump``: 0 while the
+  source is reachable, no datapoint while it is not; the meaning of the metric is quoted there).
   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html
 
 Tests on plain moto (``mock_aws``) get the same behaviour with :func:`patch_moto` (``monkeypatch``);
@@ -247,11 +249,8 @@ def promote_read_replica(self: Any, db_kwargs: dict[str, Any]) -> Any:
             "InvalidParameterCombination",
             f"BackupRetentionPeriod can't be set to 0: {db_id} is a source to read replicas.",
         )
-    # Replication stops at promotion: rows the replica has applied by now are what it keeps.
-    from streamflix_dr_emulator import dataplane  # noqa: PLC0415 - dataplane imports this module
-
+    # Replication stops at promotion (with engines on, rds_hooks promotes the PostgreSQL replica after this).
     with regional_state.LOCK:
-        dataplane.pump()
         needs_backup = after > 0 and not database.__dict__.get(_BACKED_UP_ATTR, False)
         config = _promotion_config
         database.__dict__[_PROMOTION_ATTR] = _Promotion(

@@ -1,6 +1,12 @@
-"""EFS replication API on the emulator, through boto3 (AWS API reference: elasticfilesystem)."""
+"""EFS replication API on the emulator, through boto3 (AWS API reference: elasticfilesystem).
+
+The control plane is tested with engines off; where a test needs files, the file systems are real
+directories (``engines.efs_fs``, engines on for that test only: directories start no server).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from api_support import aws, error_of, uid
@@ -8,11 +14,25 @@ from botocore.exceptions import ClientError
 
 from streamflix_dr_emulator import (
     efs_replication,
+    engines,
 )
 from streamflix_dr_emulator.client import DataPlaneClient
+from streamflix_dr_emulator.engines import efs_fs
 
 PRIMARY = "eu-west-2"
 DR = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def directories(endpoint: str) -> Iterator[str]:
+    """Engines on: file systems created in the test get directories (the EFS engine)."""
+    engines.enable(True)
+    try:
+        yield endpoint
+    finally:
+        engines.shutdown_all()
+        engines.enable(False)
 
 
 def make_fs(endpoint: str, region: str, *, encrypted: bool = False) -> str:
@@ -260,7 +280,7 @@ def test_sync_sets_last_replicated_and_publishes_time_since_last_sync(endpoint: 
         MetricName="TimeSinceLastSync",
         Dimensions=[{"Name": "FileSystemId", "Value": source}],
     )["Metrics"]
-    assert len(metrics) == 1
+    assert len(metrics) == 1, metrics
     assert {"Name": "DestinationFileSystemId", "Value": dest} in metrics[0]["Dimensions"]
 
 
@@ -292,8 +312,13 @@ def test_replication_to_a_new_destination_can_be_recreated(endpoint: str) -> Non
     assert first["Destinations"][0]["FileSystemId"] != second["Destinations"][0]["FileSystemId"]
 
 
-def test_local_only_delete_on_the_destination_leaves_the_source_side(endpoint: str) -> None:
+def test_local_only_delete_on_the_destination_leaves_the_source_side(directories: str) -> None:
+    endpoint = directories
     source, dest = replicate_to_existing(endpoint)
+    data = DataPlaneClient(endpoint)
+    efs_fs.write_file(ACCOUNT, PRIMARY, source, "before.txt", "synced")
+    data.sync()
+    assert efs_fs.list_files(ACCOUNT, DR, dest) == {"before.txt": "synced"}  # replicating until the delete
     aws(endpoint, "efs", DR).delete_replication_configuration(
         SourceFileSystemId=dest, DeletionMode="LOCAL_CONFIGURATION_ONLY"
     )
@@ -311,10 +336,9 @@ def test_local_only_delete_on_the_destination_leaves_the_source_side(endpoint: s
         aws(endpoint, "efs", PRIMARY).delete_file_system(FileSystemId=source)
     assert error_of(e) == ("FileSystemInUse", 409)
     # Replication has stopped: a file written on the source no longer reaches the destination.
-    data = DataPlaneClient(endpoint)
-    data.write_file(PRIMARY, source, "after.txt", "late")
+    efs_fs.write_file(ACCOUNT, PRIMARY, source, "after.txt", "late")
     data.sync()
-    assert "after.txt" not in data.list_files(DR, dest)
+    assert efs_fs.list_files(ACCOUNT, DR, dest) == {"before.txt": "synced"}
     # Deleting the source side too ends it.
     aws(endpoint, "efs", PRIMARY).delete_replication_configuration(
         SourceFileSystemId=source, DeletionMode="LOCAL_CONFIGURATION_ONLY"

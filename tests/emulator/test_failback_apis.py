@@ -13,14 +13,29 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from api_support import aws, error_of, uid
 from botocore.exceptions import ClientError
 
-from streamflix_dr_emulator import failback_apis, rds_replication, regional_state
+from streamflix_dr_emulator import engines, failback_apis, rds_replication, regional_state
 from streamflix_dr_emulator.client import DataPlaneClient
+from streamflix_dr_emulator.engines import efs_fs, elasticache_hooks
 
 PRIMARY = "eu-west-2"
 DR = "us-east-1"
+ACCOUNT = "123456789012"
+WAIT_SECONDS = 30.0
+
+
+@pytest.fixture
+def engines_on(endpoint: str) -> Iterator[str]:
+    """The real engines for one test (EFS directories, Valkey): data lives nowhere else."""
+    engines.enable(True)
+    try:
+        yield endpoint
+    finally:
+        engines.shutdown_all()
+        engines.enable(False)
 
 
 @pytest.fixture(autouse=True)
@@ -253,40 +268,39 @@ def test_a_replica_is_created_with_backups_disabled(endpoint: str) -> None:
 _PROMOTION_SECONDS = sum(rds_replication.DEFAULT_PROMOTION.values()) + 5
 
 
-def test_rds_failback_round_trip_keeps_every_row_under_the_original_identifiers(endpoint: str) -> None:
+def test_rds_failback_round_trip_under_the_original_identifiers(endpoint: str) -> None:
     """Fail over, rename the diverged primary aside, replicate the promoted DR instance back under the
     original identifier, promote it, then rebuild the DR replica. Plain moto: no promotion link clearing,
-    no data plane, a replica over an existing name silently replaced it."""
-    dp = DataPlaneClient(endpoint)
+    a replica over an existing name silently replaced it. (The rows of such a round trip live in the
+    PostgreSQL engines: tests/emulator/engines/test_postgres_rds.py replicates and promotes them.)"""
     x = make_db(endpoint)
     x_id = x["DBInstanceIdentifier"]
     y = replica_of(endpoint, x, DR, x_id)  # same identifier in both regions, as the template does
-    dp.insert_row(PRIMARY, x_id, "t", {"id": 1})
-    dp.sync()
     aws(endpoint, "rds", DR).promote_read_replica(DBInstanceIdentifier=x_id, BackupRetentionPeriod=7)
-    dp.advance_clock(_PROMOTION_SECONDS)  # modifying, rebooting, the first backup: available again
-    dp.insert_row(DR, x_id, "t", {"id": 2})  # written during DR
-    dp.insert_row(PRIMARY, x_id, "t", {"id": 99})  # diverged on the old primary (a split brain)
+    advance(endpoint, _PROMOTION_SECONDS)  # modifying, rebooting, the first backup: available again
+    assert not describe(endpoint, DR, x_id).get("ReadReplicaSourceDBInstanceIdentifier")
 
     old = rename(endpoint, PRIMARY, x_id, f"{x_id}-old-1")
-    dp.advance_clock(failback_apis.RENAME_SECONDS)
+    advance(endpoint, failback_apis.RENAME_SECONDS)
     back = replica_of(endpoint, describe(endpoint, DR, x_id), PRIMARY, x_id)
-    dp.sync()
 
     assert back["ReadReplicaSourceDBInstanceIdentifier"] == y["DBInstanceArn"]
-    assert sorted(r["id"] for r in dp.select_rows(PRIMARY, x_id, "t")) == [1, 2]
     assert old["DBInstanceArn"] != back["DBInstanceArn"]
+    assert describe(endpoint, PRIMARY, f"{x_id}-old-1")["DBInstanceArn"] == old["DBInstanceArn"]
+    assert describe(endpoint, DR, x_id)["ReadReplicaDBInstanceIdentifiers"] == [back["DBInstanceArn"]]
 
     aws(endpoint, "rds", PRIMARY).promote_read_replica(DBInstanceIdentifier=x_id, BackupRetentionPeriod=7)
-    dp.advance_clock(_PROMOTION_SECONDS)
-    dp.insert_row(PRIMARY, x_id, "t", {"id": 3})
+    advance(endpoint, _PROMOTION_SECONDS)
     rename(endpoint, DR, x_id, f"{x_id}-old-2")
-    dp.advance_clock(failback_apis.RENAME_SECONDS)
+    advance(endpoint, failback_apis.RENAME_SECONDS)
     again = replica_of(endpoint, describe(endpoint, PRIMARY, x_id), DR, x_id)
-    dp.sync()
 
     assert again["ReadReplicaSourceDBInstanceIdentifier"] == back["DBInstanceArn"]
-    assert sorted(r["id"] for r in dp.select_rows(DR, x_id, "t")) == [1, 2, 3]
+    assert not describe(endpoint, PRIMARY, x_id).get("ReadReplicaSourceDBInstanceIdentifier")
+
+
+def advance(endpoint: str, seconds: float) -> None:
+    DataPlaneClient(endpoint).advance_clock(seconds)
 
 
 def test_replication_progress_shows_to_a_reader_without_any_data_plane_request(endpoint: str) -> None:
@@ -327,12 +341,15 @@ def test_replication_progress_shows_to_a_reader_without_any_data_plane_request(e
 # --- EFS, Global Datastore, secrets (existing modules, as the failback uses them) --------------------------
 
 
-def test_efs_replicates_back_into_the_existing_primary_file_system(endpoint: str) -> None:
+def test_efs_replicates_back_into_the_existing_primary_file_system(engines_on: str) -> None:
     """The DR file system becomes the source, the primary's the destination (protection DISABLED first,
-    REPLICATING while a destination, ENABLED and writable after). Plain moto has no EFS replication API."""
+    REPLICATING while a destination, ENABLED and writable after). Plain moto has no EFS replication API.
+    The files are the EFS engine's directories."""
+    endpoint = engines_on
     dp = DataPlaneClient(endpoint)
     fs_a, fs_b = make_fs(endpoint, PRIMARY), make_fs(endpoint, DR)
-    dp.write_file(DR, fs_b, "written-in-dr.txt", "dr")
+    efs_fs.write_file(ACCOUNT, PRIMARY, fs_a, "diverged-on-the-old-primary.txt", "stale")
+    efs_fs.write_file(ACCOUNT, DR, fs_b, "written-in-dr.txt", "dr")
     efs_dr, efs_primary = aws(endpoint, "efs", DR), aws(endpoint, "efs", PRIMARY)
     with pytest.raises(ClientError) as e:
         efs_dr.create_replication_configuration(
@@ -351,13 +368,29 @@ def test_efs_replicates_back_into_the_existing_primary_file_system(endpoint: str
     efs_dr.delete_replication_configuration(SourceFileSystemId=fs_b)
 
     assert protection(endpoint, PRIMARY, fs_a) == "ENABLED"
-    assert dp.read_file(PRIMARY, fs_a, "written-in-dr.txt") == "dr"
+    # The destination was rewritten to match the source (EFS UG "Replicating to an existing file system").
+    assert efs_fs.list_files(ACCOUNT, PRIMARY, fs_a) == {"written-in-dr.txt": "dr"}
+    efs_fs.write_file(ACCOUNT, PRIMARY, fs_a, "after-failback.txt", "ok")  # writable again
+
+
+def _redis(endpoint: str, region: str, rg_id: str) -> redis.Redis:
+    rg = aws(endpoint, "elasticache", region).describe_replication_groups(ReplicationGroupId=rg_id)[
+        "ReplicationGroups"
+    ][0]
+    address = rg["NodeGroups"][0]["PrimaryEndpoint"]
+    return redis.Redis(host=address["Address"], port=int(address["Port"]), socket_timeout=10)
+
+
+def _caught_up(region: str, rg_id: str) -> None:
+    for node in elasticache_hooks.nodes(ACCOUNT, region, rg_id):
+        node.wait_replicated(WAIT_SECONDS)
 
 
 def test_global_datastore_fails_back_and_a_disassociated_member_rejoins_empty_with_a_full_sync(
-    endpoint: str,
+    engines_on: str,
 ) -> None:
-    """Plain moto has no Global Datastore API."""
+    """Plain moto has no Global Datastore API. The keys are the Valkey engines'."""
+    endpoint = engines_on
     dp = DataPlaneClient(endpoint)
     ec_p, ec_d = aws(endpoint, "elasticache", PRIMARY), aws(endpoint, "elasticache", DR)
     p_rg = uid("rg")
@@ -379,20 +412,20 @@ def test_global_datastore_fails_back_and_a_disassociated_member_rejoins_empty_wi
     ec_d.failover_global_replication_group(
         GlobalReplicationGroupId=gid, PrimaryRegion=DR, PrimaryReplicationGroupId=d_rg
     )
-    dp.set_key(DR, d_rg, "k", "written-in-dr")
-    dp.sync()
+    _redis(endpoint, DR, d_rg).set("k", "written-in-dr")
+    _caught_up(PRIMARY, p_rg)  # the demoted old primary replicates from the DR group
 
     # Still a member: fail back with another failover.
     ec_p.failover_global_replication_group(
         GlobalReplicationGroupId=gid, PrimaryRegion=PRIMARY, PrimaryReplicationGroupId=p_rg
     )
-    assert dp.get_key(PRIMARY, p_rg, "k") == "written-in-dr"
+    assert _redis(endpoint, PRIMARY, p_rg).get("k") == b"written-in-dr"
 
     # A disassociated member keeps its keys only as a standalone group; re-added it starts from the primary.
     ec_p.disassociate_global_replication_group(
         GlobalReplicationGroupId=gid, ReplicationGroupId=d_rg, ReplicationGroupRegion=DR
     )
-    dp.set_key(DR, d_rg, "stale", "only-in-the-detached-group")
+    _redis(endpoint, DR, d_rg).set("stale", "only-in-the-detached-group")  # standalone: writable
     ec_d.delete_replication_group(ReplicationGroupId=d_rg, RetainPrimaryCluster=False)
     with pytest.raises(ClientError) as e:  # the id is free only once the deletion has finished
         ec_d.create_replication_group(
@@ -406,7 +439,7 @@ def test_global_datastore_fails_back_and_a_disassociated_member_rejoins_empty_wi
     ec_d.create_replication_group(
         ReplicationGroupId=d_rg, ReplicationGroupDescription="d", GlobalReplicationGroupId=gid
     )
-    dp.sync()
+    _caught_up(DR, d_rg)
 
     members = ec_d.describe_global_replication_groups(GlobalReplicationGroupId=gid, ShowMemberInfo=True)[
         "GlobalReplicationGroups"
@@ -415,8 +448,9 @@ def test_global_datastore_fails_back_and_a_disassociated_member_rejoins_empty_wi
         (PRIMARY, "PRIMARY"),
         (DR, "SECONDARY"),
     }
-    assert dp.get_key(DR, d_rg, "k") == "written-in-dr"
-    assert dp.get_key(DR, d_rg, "stale") is None
+    rejoined = _redis(endpoint, DR, d_rg)
+    assert rejoined.get("k") == b"written-in-dr"
+    assert rejoined.get("stale") is None
 
 
 def test_secret_replicates_again_over_a_standalone_copy_only_with_force_overwrite(endpoint: str) -> None:

@@ -1,6 +1,8 @@
 """The failover runbook against the project's emulator (moto + the EFS, Global Datastore, Secrets and
-RDS extensions + the data plane), on resources created directly with boto3: the steps' real API
-calls, a region outage, the latency model, and what data survives."""
+RDS extensions), on resources created directly with boto3: the steps' real API calls, a region outage,
+the latency model, and what data survives. The data lives in the emulator's real engines (PostgreSQL,
+Valkey, EFS directories), switched on for the one test that writes and reads data; the others test the
+control plane with the engines off."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from streamflix_dr.runbook.topology import Topology
 pytestmark = pytest.mark.integration
 
 PRIMARY, DR = "eu-west-2", "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
 
 
 @dataclass
@@ -149,8 +152,7 @@ def build_resources(f: ClientFactory, s: str, *, registered_target: bool = True)
     )
 
 
-@pytest.fixture
-def world(emulator_endpoint: str | None) -> Iterator[World]:
+def _world(emulator_endpoint: str | None) -> Iterator[World]:
     if emulator_endpoint is None:
         pytest.skip("needs the emulator (creates and fails regions)")
     from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
@@ -166,19 +168,116 @@ def world(emulator_endpoint: str | None) -> Iterator[World]:
         dp.restore_region(PRIMARY)
 
 
+@pytest.fixture
+def world(emulator_endpoint: str | None) -> Iterator[World]:
+    """The resources with the engines off: the control plane only."""
+    yield from _world(emulator_endpoint)
+
+
+@pytest.fixture
+def engine_world(emulator_endpoint: str | None) -> Iterator[World]:
+    """The resources on the real engines. Only one test of this module uses it: the engines start once."""
+    if emulator_endpoint is None:
+        pytest.skip("needs the emulator's engines")
+    from streamflix_dr_emulator import engines  # noqa: PLC0415
+    from streamflix_dr_emulator.engines import efs_fs  # noqa: PLC0415
+
+    interval = efs_fs.configure()["sync_interval_seconds"]
+    # No scheduled EFS sync during the test: the only syncs are the ones it asks for.
+    efs_fs.configure(sync_interval_seconds=24 * 3600)
+    engines.enable(True)
+    try:
+        yield from _world(emulator_endpoint)
+    finally:
+        engines.shutdown_all()
+        engines.enable(False)
+        efs_fs.configure(sync_interval_seconds=interval)
+
+
+def _endpoint(w: World, service: str, region: str, resource_id: str) -> tuple[str, int]:
+    if service == "rds":
+        db = w.factory.client("rds", region).describe_db_instances(DBInstanceIdentifier=resource_id)[
+            "DBInstances"
+        ][0]
+        return db["Endpoint"]["Address"], int(db["Endpoint"]["Port"])
+    rg = w.factory.client("elasticache", region).describe_replication_groups(ReplicationGroupId=resource_id)[
+        "ReplicationGroups"
+    ][0]
+    address = rg["NodeGroups"][0]["PrimaryEndpoint"]
+    return address["Address"], int(address["Port"])
+
+
+def _pg(w: World, region: str, db_id: str) -> Any:
+    """A TLS connection (verify-full with the run's CA) to the instance's endpoint, as an app makes it."""
+    import psycopg  # noqa: PLC0415
+
+    from streamflix_dr_emulator.engines import rds_hooks  # noqa: PLC0415
+
+    host, port = _endpoint(w, "rds", region, db_id)
+    return psycopg.connect(
+        host=host,
+        port=port,
+        user="app",
+        password="password123",
+        dbname="postgres",
+        sslmode="verify-full",
+        sslrootcert=str(rds_hooks.ca().ca_file),
+        connect_timeout=10,
+        autocommit=True,
+    )
+
+
+def _redis(w: World, region: str, rg_id: str) -> Any:
+    import redis  # noqa: PLC0415
+
+    host, port = _endpoint(w, "elasticache", region, rg_id)
+    return redis.Redis(host=host, port=port, socket_timeout=10, socket_connect_timeout=10)
+
+
+def _wait_for(check: Any, what: str, seconds: float = 60.0) -> None:
+    """Poll ``check`` until it holds (bounded); fail naming ``what``. Not a timing assertion."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {seconds:.0f} s")
+        time.sleep(0.05)
+
+
 def _write(w: World) -> None:
+    """Five rows, files and keys on the primary, then wait until RDS and Redis have replicated them (they
+    replicate continuously) and sync EFS once (it replicates at sync instants only)."""
+    from streamflix_dr_emulator.engines import efs_fs, elasticache_hooks  # noqa: PLC0415
+
     t = w.topology
+    with _pg(w, PRIMARY, t.source_db_instance_id) as conn:
+        conn.execute("CREATE TABLE titles (id text PRIMARY KEY)")
+        for i in range(5):
+            conn.execute("INSERT INTO titles VALUES (%s)", (str(i),))
+    cache = _redis(w, PRIMARY, t.source_redis_group_id)
     for i in range(5):
-        w.dp.insert_row(PRIMARY, t.source_db_instance_id, "titles", {"id": i})
-        w.dp.write_file(PRIMARY, t.source_file_system_id, f"/media/{i}.txt", f"file {i}")
-        w.dp.set_key(PRIMARY, t.source_redis_group_id, f"k{i}", "v")
-    w.dp.sync()
+        efs_fs.write_file(ACCOUNT, PRIMARY, t.source_file_system_id, f"media/{i}.txt", f"file {i}")
+        cache.set(f"k{i}", "v")
+    with _pg(w, DR, t.target_db_instance_id) as replica:
+
+        def replicated() -> bool:
+            try:
+                return bool(replica.execute("SELECT count(*) FROM titles").fetchone()[0] == 5)
+            except Exception:  # the table itself has not replayed yet
+                return False
+
+        _wait_for(replicated, "the five rows replicating to the DR replica")
+    for node in elasticache_hooks.nodes(ACCOUNT, DR, t.target_redis_group_id):
+        node.wait_replicated(60.0)
+    w.dp.sync()  # EFS copies the five files; ReplicaLag gets a datapoint from the PostgreSQL replica
 
 
-def test_failover_with_primary_region_down(world: World, tmp_path: Path) -> None:
+def test_failover_with_primary_region_down(engine_world: World, tmp_path: Path) -> None:
+    from streamflix_dr_emulator.engines import efs_fs  # noqa: PLC0415
+
+    world = engine_world
     _write(world)
     # written after the last sync: RDS and Redis replicate within seconds, EFS only at its next sync
-    world.dp.write_file(PRIMARY, world.topology.source_file_system_id, "/media/late.txt", "late")
+    efs_fs.write_file(ACCOUNT, PRIMARY, world.topology.source_file_system_id, "media/late.txt", "late")
     time.sleep(1.5)  # real time, not the emulated clock: RPO is measured with this machine's clock
     world.dp.fail_region(PRIMARY)
     latency = Latency(actions=load_model(), scale=1 / 600, enabled=True, sleep=time.sleep)
@@ -219,12 +318,15 @@ def test_failover_with_primary_region_down(world: World, tmp_path: Path) -> None
         "PrimaryRegion"
     ) in (None, DR)
     # the data: rows and keys replicated, the late file not; the DR side now takes writes
-    assert len(world.dp.select_rows(DR, t.target_db_instance_id, "titles")) == 5
-    assert world.dp.get_key(DR, t.target_redis_group_id, "k4") == "v"
-    files = world.dp.list_files(DR, t.target_file_system_id)
-    assert len([p for p in files if "late" not in p]) == 5 and not any("late" in p for p in files)
-    world.dp.insert_row(DR, t.target_db_instance_id, "titles", {"id": "after"})
-    world.dp.write_file(DR, t.target_file_system_id, "/after.txt", "x")
+    with _pg(world, DR, t.target_db_instance_id) as conn:
+        assert conn.execute("SELECT count(*) FROM titles").fetchone()[0] == 5
+        conn.execute("INSERT INTO titles VALUES ('after')")  # promoted: no longer read-only
+    dr_cache = _redis(world, DR, t.target_redis_group_id)
+    assert dr_cache.get("k4") == b"v"
+    dr_cache.set("after", "x")  # disassociated from the datastore: writable on its own
+    files = efs_fs.list_files(ACCOUNT, DR, t.target_file_system_id)
+    assert sorted(files) == [f"media/{i}.txt" for i in range(5)]
+    efs_fs.write_file(ACCOUNT, DR, t.target_file_system_id, "after.txt", "x")  # replication deleted
     # RPO was measured for every store, and the report's modelled RTO fits the 10-minute aim
     doc = build_report(result, kind="failover", rto_target_seconds=900)
     assert doc["rpo_seconds"]["rds"] is not None and doc["rpo_seconds"]["efs"] is not None
@@ -233,7 +335,6 @@ def test_failover_with_primary_region_down(world: World, tmp_path: Path) -> None
 
 
 def test_failover_fences_a_primary_that_answers_and_rerun_is_a_no_op(world: World, tmp_path: Path) -> None:
-    _write(world)
     runner = build_runner(
         world.factory,
         world.topology,
