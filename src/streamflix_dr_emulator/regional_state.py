@@ -1,4 +1,4 @@
-"""Process-wide emulator state shared by the replication modules and the data plane.
+"""Process-wide emulator state shared by the replication modules, dataplane and the engines.
 
 Two things live here because several modules read them and none of them owns the other:
 
@@ -66,7 +66,7 @@ def on_advance(name: str, hook: Callable[[float], None]) -> None:
 
 
 def fail_region(region: str) -> None:
-    """Mark ``region`` as unreachable (its APIs and data plane answer 503)."""
+    """Mark ``region`` as unreachable (its APIs answer 503; engines.fail_region stops its engines)."""
     with LOCK:
         _failed_regions.add(region)
     log.warning("emulated outage: region %s is now unreachable", region)

@@ -400,7 +400,7 @@ def _pump_locked(force: bool) -> int:
             exists(rep.account_id, rep.source_region, rep.source_id)
             and exists(rep.account_id, rep.destination_region, rep.destination_id)
         ):
-            continue  # created while the engines were off: the dict data plane serves it
+            continue  # created while the engines were off: the control plane (dataplane) records its syncs
         state = _state(rep)
         now = regional_state.now()
         if not force and now < state.status.next_due:
