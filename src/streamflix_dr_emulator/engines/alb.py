@@ -98,6 +98,17 @@ class _Server(ThreadingHTTPServer):
                 return
         super().finish_request(request, client_address)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its timeout) before the answer: what an ALB logs as a client-side close
+        # (460 in its access log), not an error of the load balancer. Anything else is logged in full.
+        import sys  # noqa: PLC0415
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, TimeoutError)):
+            log.debug("%s: client %s closed before the answer: %r", self.front, client_address, error)
+            return
+        log.exception("%s: request from %s failed", self.front, client_address)
+
 
 class ListenerFront:
     """The local server of one listener (an engine of its region)."""
