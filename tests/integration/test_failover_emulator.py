@@ -174,24 +174,30 @@ def world(emulator_endpoint: str | None) -> Iterator[World]:
     yield from _world(emulator_endpoint)
 
 
-@pytest.fixture
-def engine_world(emulator_endpoint: str | None) -> Iterator[World]:
-    """The resources on the real engines. Only one test of this module uses it: the engines start once."""
+@pytest.fixture(scope="module")
+def engines_running(emulator_endpoint: str | None) -> Iterator[None]:
+    """The real engines, started once for the module's tests that use them."""
     if emulator_endpoint is None:
         pytest.skip("needs the emulator's engines")
     from streamflix_dr_emulator import engines  # noqa: PLC0415
     from streamflix_dr_emulator.engines import efs_fs  # noqa: PLC0415
 
     interval = efs_fs.configure()["sync_interval_seconds"]
-    # No scheduled EFS sync during the test: the only syncs are the ones it asks for.
+    # No scheduled EFS sync during the tests: the only syncs are the ones they ask for.
     efs_fs.configure(sync_interval_seconds=24 * 3600)
     engines.enable(True)
     try:
-        yield from _world(emulator_endpoint)
+        yield
     finally:
         engines.shutdown_all()
         engines.enable(False)
         efs_fs.configure(sync_interval_seconds=interval)
+
+
+@pytest.fixture
+def engine_world(emulator_endpoint: str | None, engines_running: None) -> Iterator[World]:
+    """Fresh resources (their own suffix) on the module's real engines."""
+    yield from _world(emulator_endpoint)
 
 
 def _endpoint(w: World, service: str, region: str, resource_id: str) -> tuple[str, int]:
@@ -332,6 +338,51 @@ def test_failover_with_primary_region_down(engine_world: World, tmp_path: Path) 
     assert doc["rpo_seconds"]["rds"] is not None and doc["rpo_seconds"]["efs"] is not None
     assert doc["rto_modelled_seconds"] <= 600, doc["rto_modelled_seconds"]
     assert doc["rto_met"] and doc["rto_read_modelled_seconds"] < doc["rto_write_modelled_seconds"]
+
+
+def test_the_fence_holds_on_a_live_postgresql_primary(engine_world: World, tmp_path: Path) -> None:
+    """The primary region answers: after the failover, a write on the old primary's PostgreSQL, through
+    its endpoint with TLS as the app makes it, is refused as a read-only transaction (SQLSTATE 25006),
+    also on a session opened before the fence; the promoted DR instance takes it."""
+    import psycopg  # noqa: PLC0415
+
+    w = engine_world
+    t = w.topology
+    with _pg(w, PRIMARY, t.source_db_instance_id) as conn:
+        conn.execute("CREATE TABLE titles (id text PRIMARY KEY)")
+        conn.execute("INSERT INTO titles VALUES ('before')")
+        conn.commit()
+    with _pg(w, DR, t.target_db_instance_id) as replica:
+
+        def replicated() -> bool:
+            try:
+                return replica.execute("SELECT count(*) FROM titles").fetchone()[0] == 1
+            except psycopg.Error:  # the table itself has not replayed yet
+                replica.rollback()
+                return False
+
+        _wait_for(replicated, "the row replicating to the DR replica")
+    old_session = _pg(w, PRIMARY, t.source_db_instance_id)
+    try:
+        result = build_runner(
+            w.factory,
+            t,
+            journal_dir=tmp_path,
+            timeouts=Timeouts(fence_seconds=5, waiter_delay=0.05, waiter_max_attempts=100),
+        ).run()
+        assert result.succeeded, result.error
+        assert result.step("fence-primary").status.value == "done"
+        for conn in (old_session, _pg(w, PRIMARY, t.source_db_instance_id)):
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as refused:
+                conn.execute("INSERT INTO titles VALUES ('after-fence')")
+            assert refused.value.sqlstate == "25006"
+            conn.rollback()
+    finally:
+        old_session.close()
+    with _pg(w, DR, t.target_db_instance_id) as dr:
+        dr.execute("INSERT INTO titles VALUES ('after-failover')")  # the promoted instance takes writes
+        rows = {r[0] for r in dr.execute("SELECT id FROM titles").fetchall()}
+    assert rows == {"before", "after-failover"}, rows
 
 
 def test_failover_fences_a_primary_that_answers_and_rerun_is_a_no_op(world: World, tmp_path: Path) -> None:

@@ -56,6 +56,23 @@ def test_reprotect_rebuilds_every_store_towards_the_primary(
     assert world.called("cloudwatch", "put_metric_data") == []
 
 
+def test_reprotect_stops_the_old_primary_service_that_came_back_with_its_region(
+    factory: Any, topology: FailbackTopology, world: World, clock: FakeClock, tmp_path: Path
+) -> None:
+    # The failover could not fence eu-west-2 (it was down): its service comes back at full capacity.
+    world.services[PRIMARY][topology.primary.ecs_service] = {"desired": 4}
+
+    result = run_phases(factory, topology, clock, tmp_path, Phase.REPROTECT)
+
+    assert result.succeeded, result.error
+    assert world.services[PRIMARY][topology.primary.ecs_service]["desired"] == 0
+    rec = result.step(FailbackStepId.FENCE_OLD_PRIMARY.value)
+    assert rec is not None and "4 task(s) were running" in rec.message
+    # ...and the cut-back brings it back once eu-west-2 holds the data.
+    assert run_phases(factory, topology, clock, tmp_path, Phase.CUTBACK).succeeded
+    assert world.services[PRIMARY][topology.primary.ecs_service]["desired"] == 4
+
+
 def test_reprotect_recreates_a_disassociated_redis_member_as_a_new_secondary(
     factory: Any, topology: FailbackTopology, world: World, clock: FakeClock, tmp_path: Path
 ) -> None:
