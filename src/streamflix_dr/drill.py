@@ -140,30 +140,18 @@ def run_drill(
     )
     dr_lb = load_balancer(endpoint_url, resolved.dr_outputs.get(Output.LOAD_BALANCER_DNS_NAME))
     progress(f"deployed in {deploy_seconds:.1f} s; waiting for {primary_lb['dnsName']} to serve")
-    first = _failover_under_load(
-        env, factory, dp, opts, primary_lb, dr_lb, resolved, progress, on_event, label="failover"
-    )
+    cycle = _Cycle(env, factory, dp, opts, primary_lb, dr_lb, progress, on_event)
+    first = _failover_under_load(cycle, resolved, label="failover")
     errors.extend(first.errors)
     result, readiness = first.result, first.readiness
 
     failback: dict[str, Any] | None = None
     second: dict[str, Any] | None = None
     if opts.failback and result.succeeded and not first.errors:
-        failback = _failback_under_load(env, factory, dp, opts, primary_lb, dr_lb, progress, on_event)
+        failback = _failback_under_load(cycle)
         errors.extend(f"failback: {e}" for e in failback.pop("errors"))
         if failback["result"] == "succeeded":
-            again = _failover_under_load(
-                env,
-                factory,
-                dp,
-                opts,
-                primary_lb,
-                dr_lb,
-                resolve(factory, env),
-                progress,
-                on_event,
-                label="second failover",
-            )
+            again = _failover_under_load(cycle, resolve(factory, env), label="second failover")
             errors.extend(f"second failover: {e}" for e in again.errors)
             second = again.summary()
         else:
@@ -218,6 +206,21 @@ def run_drill(
 
 
 @dataclass
+class _Cycle:
+    """What every part of a drill's cycle works with: the environment, its clients, the emulator's data
+    plane, the options, both load balancers' local addresses, and where progress goes."""
+
+    env: Any
+    factory: Any
+    dp: Any
+    opts: DrillOptions
+    primary_lb: dict[str, Any]
+    dr_lb: dict[str, Any]
+    progress: Callable[[str], None]
+    on_event: Callable[[RunEvent], None] | None
+
+
+@dataclass
 class FailoverRun:
     """One failover under load: the runner's result and what the client measured."""
 
@@ -261,21 +264,11 @@ def _modelled_rto(result: Any) -> float | None:
         return None
 
 
-def _failover_under_load(  # noqa: PLR0917 - the drill's one place that wires a failover
-    env: Any,
-    factory: Any,
-    dp: Any,
-    opts: DrillOptions,
-    primary_lb: dict[str, Any],
-    dr_lb: dict[str, Any],
-    resolved: Any,
-    progress: Callable[[str], None],
-    on_event: Callable[[RunEvent], None] | None,
-    *,
-    label: str,
-) -> FailoverRun:
+def _failover_under_load(c: _Cycle, resolved: Any, *, label: str) -> FailoverRun:
     """Load through the primary's load balancer, readiness, the primary region failed, the failover with
     the latency model on, the load carried on through DR, then everything read back through DR."""
+    env, factory, dp, opts = c.env, c.factory, c.dp, c.opts
+    primary_lb, dr_lb, progress, on_event = c.primary_lb, c.dr_lb, c.progress, c.on_event
     errors: list[str] = []
     # Clients (and verify-serving) reach the DR load balancer at its local address, with the run's CA.
     topo = resolved.topology.with_overrides(app_url=dr_lb["url"], app_ca_file=dr_lb.get("caFile") or "")
@@ -367,20 +360,13 @@ def _failover_under_load(  # noqa: PLR0917 - the drill's one place that wires a 
     )
 
 
-def _failback_under_load(  # noqa: PLR0917
-    env: Any,
-    factory: Any,
-    dp: Any,
-    opts: DrillOptions,
-    primary_lb: dict[str, Any],
-    dr_lb: dict[str, Any],
-    progress: Callable[[str], None],
-    on_event: Callable[[RunEvent], None] | None,
-) -> dict[str, Any]:
+def _failback_under_load(c: _Cycle) -> dict[str, Any]:
     """The failback as an operator runs it: ``failback --phase reprotect`` once the primary region is
     back, ``--phase cutback`` in the window (under load: a client writing through the active (DR) load
     balancer, following the DNS switch to the primary's), ``--phase reprotect-original``. Every
     acknowledged write is then read back through the primary's load balancer."""
+    env, factory, dp, opts = c.env, c.factory, c.dp, c.opts
+    primary_lb, dr_lb, progress, on_event = c.primary_lb, c.dr_lb, c.progress, c.on_event
     from streamflix_dr.failback.base import Phase  # noqa: PLC0415 - the drill's failback half
     from streamflix_dr.failback.report import build_failback_report  # noqa: PLC0415
     from streamflix_dr.failback.session import build_failback_runner, resolve_failback  # noqa: PLC0415
