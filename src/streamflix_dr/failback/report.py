@@ -69,9 +69,18 @@ def build_failback_report(result: RunResult, *, environment: str) -> dict[str, A
             lost[store] = rec.metrics.get("lost_seconds")
     cut = phases.get(Phase.CUTBACK.value, {})
     reprotect = phases.get(Phase.REPROTECT.value, {})
+    # The failover report's step timeline (modelled start and end of each step), for the same Gantt chart.
+    from streamflix_dr.report.model import build_report  # noqa: PLC0415 - shared with the failover report
+
+    timeline = [
+        {k: s.get(k) for k in ("step", "status", "start", "end", "start_modelled", "end_modelled")}
+        for s in build_report(result, kind="failback", environment=environment)["steps"]
+    ]
     return {
         "kind": "failback",
         "environment": environment,
+        "time_scale": result.time_scale,
+        "timeline": timeline,
         "operation_id": result.operation_id,
         "result": "succeeded" if result.succeeded else "failed",
         "error": result.error,
@@ -104,6 +113,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines = [
         f"# Failback {doc['operation_id']} ({doc['environment']}): {doc['result']}",
         "",
+        "![timeline](timeline.svg)",
+        "",
         "| phase | modelled s | wall s |",
         "|---|---|---|",
     ]
@@ -127,8 +138,27 @@ def render_markdown(doc: dict[str, Any]) -> str:
 
 
 def write_failback_report(doc: dict[str, Any], directory: Path) -> dict[str, Path]:
+    """report.json, report.md and timeline.svg (the failover report's Gantt chart of the steps)."""
+    from streamflix_dr.report.svg import timeline_svg  # noqa: PLC0415
+
     directory.mkdir(parents=True, exist_ok=True)
-    paths = {"json": directory / "report.json", "markdown": directory / "report.md"}
+    paths = {
+        "json": directory / "report.json",
+        "markdown": directory / "report.md",
+        "svg": directory / "timeline.svg",
+    }
     paths["json"].write_text(json.dumps(doc, indent=2, default=str) + "\n")
     paths["markdown"].write_text(render_markdown(doc))
+    paths["svg"].write_text(
+        timeline_svg(
+            {
+                "kind": "failback",
+                "operation_id": doc.get("operation_id"),
+                "result": doc.get("result"),
+                "rto_modelled_seconds": doc.get("rto_modelled_seconds") or 0.0,
+                "time_scale": doc.get("time_scale") or 1.0,
+                "steps": doc.get("timeline") or [],
+            }
+        )
+    )
     return paths

@@ -56,3 +56,21 @@ def test_report_window_runs_from_the_fence_to_the_verification(
     # The DR scale-down after the verification is outside the window.
     assert by["fb-scale-dr-warm"].started_at >= verify.ended_at  # type: ignore[operator]
     assert "Write-unavailability window" in render_markdown(doc)
+
+
+def test_failback_report_writes_the_step_timeline_like_the_failover_report(
+    factory: Any, topology: FailbackTopology, clock: FakeClock, tmp_path: Path
+) -> None:
+    from streamflix_dr.failback.report import write_failback_report  # noqa: PLC0415
+
+    result = make_runner(factory, topology, clock, tmp_path, [Phase.REPROTECT, Phase.CUTBACK]).run()
+    assert result.succeeded, result.error
+    doc = build_failback_report(result, environment="test")
+
+    # One timeline entry per step the run journaled, each with its modelled start and end.
+    assert {t["step"] for t in doc["timeline"]} == {r.step for r in result.steps}
+    assert all(t["start_modelled"] is not None for t in doc["timeline"] if t["status"] == "done")
+    paths = write_failback_report(doc, tmp_path / "report")
+    svg = paths["svg"].read_text()
+    assert svg.startswith("<svg") and "fb-fence-dr" in svg and "fb-verify-primary" in svg
+    assert "![timeline](timeline.svg)" in paths["markdown"].read_text()
