@@ -151,9 +151,16 @@ def load_balancer_addresses(dns_name: str) -> list[str]:
 
 
 def ecs_targets(account_id: str, region: str, target_group_arn: str) -> list[dict[str, Any]]:
-    """The running tasks ECS has registered with ``target_group_arn`` (as IP targets)."""
+    """The running tasks ECS has registered with ``target_group_arn`` (as IP targets), when the engines
+    are off: stand-ins that answer healthy. With the engines on, the service's tasks are real processes
+    that ``engines.ecs_tasks`` registers and health-checks for real; stand-ins beside them would count as
+    healthy targets that nothing serves."""
     from moto.ecs.models import ecs_backends  # noqa: PLC0415
 
+    from streamflix_dr_emulator import engines  # noqa: PLC0415
+
+    if engines.enabled():
+        return []
     targets = []
     backend = ecs_backends[account_id][region]
     for service in list(backend.services.values()):

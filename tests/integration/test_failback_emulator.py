@@ -240,6 +240,11 @@ def test_cutback_refuses_to_promote_while_rds_has_not_drained(world: Env) -> Non
     resumed = _run(w, Phase.CUTBACK, owner="cut-2", break_lock=True)
     assert resumed.succeeded, resumed.error
     assert resumed.resumed
+    # eu-west-2 serves from real tasks only: every target is one of its app processes, health-checked.
+    health = w.factory.client("elbv2", w.env.primary_region).describe_target_health(
+        TargetGroupArn=topo.primary.target_group_arn
+    )["TargetHealthDescriptions"]
+    assert health and all(h["Target"]["Id"].startswith("127.0.0.") for h in health), health
     rows = _sql(
         w, w.env.primary_region, topo.primary.db_id, "SELECT v FROM drill_marker WHERE v = %s", marker
     )
@@ -264,6 +269,43 @@ def test_reprotect_original_killed_after_the_efs_request_resumes(world: Env) -> 
         FileSystemId=topo.primary.fs_id
     )["Replications"]
     assert [d["FileSystemId"] for r in reps for d in r["Destinations"]] == [topo.dr.fs_id]
+
+
+DATA_STORE_TYPES = (
+    "AWS::RDS::DBInstance",
+    "AWS::EFS::FileSystem",
+    "AWS::ElastiCache::ReplicationGroup",
+    "AWS::ElastiCache::GlobalReplicationGroup",
+    "AWS::SecretsManager::Secret",
+)
+
+
+def test_deploy_after_the_full_failback_changes_no_data_store(world: Env) -> None:
+    """Both stacks describe what runs again: the next deploy's change sets touch no data store."""
+    w = world
+    plans: list[Any] = []
+
+    def confirm(plan: Any) -> bool:
+        plans.append(plan)
+        return True
+
+    result = deploy(
+        w.env, w.factory, confirm=confirm, timeouts=emulator_timeouts(), outputs_dir=w.tmp / "outputs"
+    )
+    touched = [
+        (p.stack, c.logical_id, c.action, c.replacement)
+        for p in plans
+        for c in p.changes
+        if c.resource_type in DATA_STORE_TYPES
+    ]
+    assert not touched, touched
+    assert {s.action for s in result.stages} <= {"no-op", "skipped"}, [s.to_dict() for s in result.stages]
+    # The identifiers the stacks hold are the live instances: standalone in eu-west-2, its replica in DR.
+    topo = resolve_failback(w.factory, w.env)
+    primary = next(
+        d for d in _rds(w, w.env.primary_region) if d["DBInstanceIdentifier"] == topo.primary.db_id
+    )
+    assert not primary.get("ReadReplicaSourceDBInstanceIdentifier"), primary
 
 
 def test_destroy_from_the_failed_back_state_leaves_nothing(world: Env) -> None:
