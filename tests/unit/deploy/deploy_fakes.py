@@ -51,6 +51,7 @@ class FakeStack:
     outputs: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     pending: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)  # (status, events) per poll
+    policy: str = ""  # the stack policy (SetStackPolicy)
 
 
 class FakeCloudFormation:
@@ -132,6 +133,40 @@ class FakeCloudFormation:
                 }
             ]
         }
+
+    def describe_stack_resources(self, StackName: str) -> dict[str, Any]:
+        # Not recorded in ``calls``: a read (status compares the stacks with the live stores).
+        s = self._live(StackName)
+        if s is None:
+            raise client_error(
+                "ValidationError", f"Stack with id {StackName} does not exist", "DescribeStackResources"
+            )
+        resources = json.loads(s.template).get("Resources", {}) if s.template.startswith("{") else {}
+        return {
+            "StackResources": [
+                {
+                    "LogicalResourceId": logical,
+                    "PhysicalResourceId": f"{logical.lower()}-{s.name}",
+                    "ResourceType": r.get("Type", ""),
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+                for logical, r in resources.items()
+            ]
+        }
+
+    def get_stack_policy(self, StackName: str) -> dict[str, Any]:
+        s = self._live(StackName)
+        if s is None:
+            raise client_error("ValidationError", f"Stack with id {StackName} does not exist", "GetStackPolicy")
+        return {"StackPolicyBody": s.policy} if s.policy else {}
+
+    def set_stack_policy(self, StackName: str, StackPolicyBody: str) -> dict[str, Any]:
+        self.calls.append("set_stack_policy")
+        s = self._live(StackName)
+        if s is None:
+            raise client_error("ValidationError", f"Stack with id {StackName} does not exist", "SetStackPolicy")
+        s.policy = StackPolicyBody
+        return {}
 
     def describe_stack_events(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
         self.calls.append("describe_stack_events")
