@@ -157,14 +157,18 @@ class FakeCloudFormation:
     def get_stack_policy(self, StackName: str) -> dict[str, Any]:
         s = self._live(StackName)
         if s is None:
-            raise client_error("ValidationError", f"Stack with id {StackName} does not exist", "GetStackPolicy")
+            raise client_error(
+                "ValidationError", f"Stack with id {StackName} does not exist", "GetStackPolicy"
+            )
         return {"StackPolicyBody": s.policy} if s.policy else {}
 
     def set_stack_policy(self, StackName: str, StackPolicyBody: str) -> dict[str, Any]:
         self.calls.append("set_stack_policy")
         s = self._live(StackName)
         if s is None:
-            raise client_error("ValidationError", f"Stack with id {StackName} does not exist", "SetStackPolicy")
+            raise client_error(
+                "ValidationError", f"Stack with id {StackName} does not exist", "SetStackPolicy"
+            )
         s.policy = StackPolicyBody
         return {}
 
