@@ -98,6 +98,13 @@ class ReconcileReport:
     regions: dict[str, str] = field(default_factory=dict)
     primary_region: str = ""
     dr_region: str = ""
+    # region -> its database as RDS reports it: standalone | replica | absent | unknown
+    databases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dr_database_writable(self) -> bool:
+        """The DR instance is no longer a replica: the normal-direction DR template does not describe it."""
+        return self.databases.get(self.dr_region) == "standalone"
 
     @property
     def matches(self) -> bool:
@@ -119,6 +126,7 @@ class ReconcileReport:
             "direction": self.direction,
             "matches": self.matches,
             "regions": dict(self.regions),
+            "databases": dict(self.databases),
             "findings": [asdict(f) for f in self.findings],
             "notes": list(self.notes),
         }
@@ -342,6 +350,16 @@ def _rds(  # noqa: PLR0917 - the context, the reader, the topology, the report a
     )
     d_db = read(t.dr.region, lambda: rds_instance(ctx, t.dr.region, t.dr.db_id)) if t.dr.db_id else None
     p_unknown, d_unknown = p_db is UNKNOWN_VALUE, d_db is UNKNOWN_VALUE
+    for region, db in ((t.primary.region, p_db), (t.dr.region, d_db)):
+        report.databases[region] = (
+            "unknown"
+            if db is UNKNOWN_VALUE
+            else "absent"
+            if db is None
+            else "standalone"
+            if _standalone(db)
+            else "replica"
+        )
     # Which region takes the writes, from the two instances as RDS reports them.
     if _standalone(d_db):
         if p_unknown or p_db is None or is_replica_of(p_db, t.dr) or _fenced_primary(p_db, t):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,54 @@ class FakeStack:
     policy: str = ""  # the stack policy (SetStackPolicy)
 
 
+def _refs(node: Any) -> set[str]:
+    """Every name ``Ref``-erenced (or ``${Name}`` in a Fn::Sub) inside a template node."""
+    out: set[str] = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "Ref" and isinstance(v, str):
+                out.add(v)
+            elif k == "Fn::Sub" and isinstance(v, str):
+                out |= set(re.findall(r"\$\{([A-Za-z0-9]+)\}", v))
+            else:
+                out |= _refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            out |= _refs(v)
+    return out
+
+
+def _precise_changes(
+    old_body: str, new_body: str, old_params: dict[str, str], new_params: dict[str, str]
+) -> list[dict[str, Any]]:
+    old = json.loads(old_body).get("Resources", {}) if old_body.startswith("{") else {}
+    new = json.loads(new_body).get("Resources", {}) if new_body.startswith("{") else {}
+    changed = {k for k in set(old_params) | set(new_params) if old_params.get(k) != new_params.get(k)}
+    out = []
+    for logical in sorted(set(old) | set(new)):
+        if logical not in new:
+            action, rtype, repl = "Remove", old[logical].get("Type", ""), ""
+        elif logical not in old:
+            action, rtype, repl = "Add", new[logical].get("Type", ""), ""
+        elif old[logical] != new[logical] or _refs(new[logical]) & changed:
+            # A resource may say how CloudFormation would update it (Metadata FakeReplacement: True/...).
+            repl = str((new[logical].get("Metadata") or {}).get("FakeReplacement", "False"))
+            action, rtype = "Modify", new[logical].get("Type", "")
+        else:
+            continue
+        out.append(
+            {
+                "ResourceChange": {
+                    "Action": action,
+                    "LogicalResourceId": logical,
+                    "ResourceType": rtype,
+                    "Replacement": repl,
+                }
+            }
+        )
+    return out
+
+
 class FakeCloudFormation:
     """The CloudFormation calls the core makes, for one region."""
 
@@ -73,6 +122,9 @@ class FakeCloudFormation:
         self.change_sets: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
         self.fail_next: dict[str, tuple[str, str, str]] = {}  # stack name -> (logical id, type, reason)
+        # Change sets as CloudFormation computes them (Add/Remove/Modify per resource, the template's types,
+        # Modify only where the definition or a referenced parameter changed); off: every resource Modify.
+        self.precise = False
         self.clock = T0
 
     # helpers
@@ -218,17 +270,9 @@ class FakeCloudFormation:
         )
         same = ctype == "UPDATE" and template == s.template and params == s.params
         resources = sorted(json.loads(template).get("Resources", {})) if template.startswith("{") else ["R"]
-        self.change_sets[cs_id] = {
-            "Id": cs_id,
-            "StackId": s.stack_id,
-            "Status": "FAILED" if same else "CREATE_COMPLETE",
-            "StatusReason": "The submitted information didn't contain changes. Submit different information "
-            "to "
-            "create a change set."
-            if same
-            else "",
-            "Changes": []
-            if same
+        changes = (
+            _precise_changes(s.template, template, s.params, params)
+            if self.precise and ctype == "UPDATE"
             else [
                 {
                     "ResourceChange": {
@@ -239,7 +283,19 @@ class FakeCloudFormation:
                     }
                 }
                 for r in resources
-            ],
+            ]
+        )
+        same = same or (self.precise and ctype == "UPDATE" and not changes and params == s.params)
+        self.change_sets[cs_id] = {
+            "Id": cs_id,
+            "StackId": s.stack_id,
+            "Status": "FAILED" if same else "CREATE_COMPLETE",
+            "StatusReason": "The submitted information didn't contain changes. Submit different information "
+            "to "
+            "create a change set."
+            if same
+            else "",
+            "Changes": [] if same else changes,
             "_type": ctype,
             "_name": kw["ChangeSetName"],
             "_stack": s.stack_id,
