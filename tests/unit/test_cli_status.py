@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import streamflix_dr.cli.status as cli_status
 from streamflix_dr.aws.status import StackState
-from streamflix_dr.cli.main import cli
+from streamflix_dr.cli.main import main
 from streamflix_dr.constants import Role
 from streamflix_dr.deploy.status import StackStatus, StatusReport, StoreState
 
@@ -68,12 +68,31 @@ def _report(*, primary_down: bool) -> StatusReport:
     )
 
 
+@dataclass
+class Ran:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch) -> Any:
-    def invoke(report: StatusReport, *args: str) -> Any:
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``streamflix-dr status`` through ``main`` (which maps errors to exit codes)."""
+
+    def invoke(report: StatusReport, *args: str) -> Ran:
         monkeypatch.setattr(cli_status, "status", lambda env, factory: report)
         monkeypatch.setattr("streamflix_dr.cli.common.AppContext.probe", lambda self, region: "1")
-        return CliRunner().invoke(cli, ["status", "--env", "dev", *args])
+        try:
+            main(["status", "--env", "dev", *args])
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
 
     return invoke
 
@@ -88,6 +107,7 @@ def test_a_silent_region_is_named_and_the_exit_code_is_8_with_everything_else_sh
     assert "rds      eu-west-2  UNKNOWN" in out and "live: unknown: eu-west-2 does not answer" in out
     assert "rds      us-east-1  DIFFERS" in out and "live: standalone, takes writes (available)" in out
     assert "FAILED OVER: us-east-1 takes the writes" in out
+    assert "error: eu-west-2 did not answer" in result.stderr and "fix: check the region's health" in out
 
 
 def test_json_carries_the_reconcile_report_and_the_silent_regions(run: Any) -> None:

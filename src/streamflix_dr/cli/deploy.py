@@ -74,7 +74,7 @@ def deploy_mode(
     with ``allow_failed_over`` the guarded DR-only deploy (``FailedOver``)."""
     report = reconcile_report(app.factory, env)
     for region in report.unanswered:
-        say(f"note: {region} does not answer ({report.regions[region]})")
+        say(f"note: {region} {report.regions[region]}")
     if not report.dr_database_writable:
         if report.direction not in (NORMAL, NOT_DEPLOYED):
             say(f"note: the environment is {report.direction}: " + _differences(report))

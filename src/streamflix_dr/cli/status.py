@@ -11,6 +11,7 @@ import click
 from streamflix_dr.cli.common import AppContext, target_options
 from streamflix_dr.config import load_environment
 from streamflix_dr.deploy.status import StatusReport, status
+from streamflix_dr.errors import EndpointError
 from streamflix_dr.locking import LockHolder
 
 DIRECTIONS = {
@@ -87,7 +88,10 @@ def command(env_name: str, as_json: bool, app: AppContext) -> None:
     if report.unanswered:
         # Everything the answering regions said is printed above; the exit code says it is incomplete
         # (docs/operations.md: 8, an AWS endpoint did not answer).
-        click.echo(
-            f"note: {', '.join(report.unanswered)} did not answer; its rows are unknown (exit 8)", err=True
+        silent = ", ".join(report.unanswered)
+        raise EndpointError(
+            f"{silent} did not answer: the report above shows everything else; its rows for {silent} are "
+            "unknown.",
+            fix="check the region's health (https://health.aws.amazon.com/) and the endpoint; rerun "
+            f"`streamflix-dr status --env {env_name}` when it answers",
         )
-        click.get_current_context().exit(8)

@@ -474,9 +474,12 @@ def deploy(
                 stage_extra[APP_IMAGE_AVAILABLE] = "true" if image.available else "false"
             params = stack_parameters(env, template=tpl, role=role, phase=phase, peer=peer, extra=stage_extra)
             keep: tuple[str, ...] = ()
+            previous: dict[str, str] = {}
             if fo:
-                params, keep = failed_over_parameters(params, parameters_of(stack.describe()), fo, declared)
-            check_parameters(tpl, params, f"{role.value}/{phase.value}")
+                previous = parameters_of(stack.describe())
+                params, keep = failed_over_parameters(params, previous, fo, declared)
+            # The kept values are checked too: the template's constraints may have changed since.
+            check_parameters(tpl, {**params, **{k: previous[k] for k in keep}}, f"{role.value}/{phase.value}")
             result = _apply(
                 env,
                 stack,

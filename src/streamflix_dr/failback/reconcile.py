@@ -291,16 +291,17 @@ def _topology(
 
     primary = side(env.primary_region, p_name, p_out, p_params, p_phys)
     dr = side(env.dr_region, d_name, d_out, d_params, d_phys)
-    secrets = tuple(
-        s
-        for s in dict.fromkeys(
-            (
-                p_out.get(Output.DB_SECRET_NAME) or d_out.get(Output.DB_SECRET_NAME, ""),
-                p_out.get(Output.REDIS_AUTH_SECRET_NAME) or d_out.get(Output.REDIS_AUTH_SECRET_NAME, ""),
-            )
+    if p is not None:
+        names = (p_out.get(Output.DB_SECRET_NAME, ""), p_out.get(Output.REDIS_AUTH_SECRET_NAME, ""))
+    else:
+        # From the DR stack: its DB secret is the replica's name; its Redis AUTH secret is the replicated
+        # one only with a Global Datastore (otherwise the template gives the DR region a local secret).
+        gds = bool(d_params.get("GlobalDatastoreId"))
+        names = (
+            d_out.get(Output.DB_SECRET_NAME, ""),
+            d_out.get(Output.REDIS_AUTH_SECRET_NAME, "") if gds else "",
         )
-        if s
-    )
+    secrets = tuple(s for s in dict.fromkeys(names) if s)
     return FailbackTopology(
         suffix=env.suffix,
         source_region=env.dr_region,
@@ -420,11 +421,11 @@ def _efs(
 ) -> None:
     if not t.dr.fs_id:
         return
-    rep = (
-        read(t.primary.region, lambda: replication_of(ctx, t.primary.region, t.primary.fs_id))
-        if t.primary.fs_id
-        else None
-    )
+    if t.primary.fs_id:
+        rep = read(t.primary.region, lambda: replication_of(ctx, t.primary.region, t.primary.fs_id))
+    else:
+        # The primary stack was not readable: its file system is not known, nor what its side says.
+        rep = UNKNOWN_VALUE if read.down(t.primary.region) else None
     # Both sides must agree: a failover that deleted only the DR side leaves the primary's half.
     dr_side = read(t.dr.region, lambda: replication_of(ctx, t.dr.region, t.dr.fs_id))
 
