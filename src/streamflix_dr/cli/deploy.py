@@ -21,7 +21,7 @@ from streamflix_dr.constants import Role
 from streamflix_dr.deploy.orchestrator import FailedOver, Timeouts, account_id, artifact_buckets, deploy
 from streamflix_dr.deploy.plan import Plan, StageResult
 from streamflix_dr.deploy.stacks import StackEvent, Timing
-from streamflix_dr.errors import AbortedByUser, FailedOverError
+from streamflix_dr.errors import AbortedByUser, EndpointError, FailedOverError
 from streamflix_dr.failback.reconcile import NORMAL, NOT_DEPLOYED, ReconcileReport, reconcile_report
 from streamflix_dr.locking import EnvironmentLock
 
@@ -76,6 +76,14 @@ def deploy_mode(
     for region in report.unanswered:
         say(f"note: {region} {report.regions[region]}")
     if not report.dr_database_writable:
+        if report.unanswered:
+            silent = ", ".join(report.unanswered)
+            raise EndpointError(
+                f"{silent} does not answer and environment {env.name} is not failed over (its DR database is "
+                "not writable): a deploy in the normal direction needs both regions.",
+                fix="wait until the region answers (https://health.aws.amazon.com/), or fail over first "
+                f"(streamflix-dr failover --env {env.name}) and then deploy with --allow-failed-over",
+            )
         if report.direction not in (NORMAL, NOT_DEPLOYED):
             say(f"note: the environment is {report.direction}: " + _differences(report))
         return None

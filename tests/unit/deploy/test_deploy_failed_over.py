@@ -335,3 +335,24 @@ def test_in_the_normal_direction_the_plan_of_both_stacks_says_no_data_store_chan
     assert "us-east-1 streamflix-dr-dr-dev [dr/full]: updated" in again.output
     assert again.output.count("data stores: unchanged") == 2
     assert "DbReplica" not in again.output
+
+
+def test_a_silent_primary_region_without_a_failover_stops_the_deploy_before_any_change(
+    cli_aws: Any, run: Any, tmp_path: Path
+) -> None:
+    from botocore.exceptions import EndpointConnectionError  # noqa: PLC0415
+
+    factory = cli_aws(dr_standalone=False)
+    assert run("--outputs-dir", str(tmp_path)).exit_code == 0
+    calls = {r: len(c.calls) for r, c in factory.cfn.items()}
+    factory.recorders[("rds", "eu-west-2")].answers["describe_db_instances"] = EndpointConnectionError(
+        endpoint_url="https://rds.eu-west-2.amazonaws.com/"
+    )
+
+    stopped = run("--outputs-dir", str(tmp_path))
+
+    assert stopped.exit_code == 8, stopped.output
+    assert "eu-west-2 does not answer and environment dev is not failed over" in stopped.output
+    assert "streamflix-dr failover --env dev" in stopped.output
+    # Only reads happened: no change set anywhere.
+    assert all("create_change_set" not in c.calls[calls[r] :] for r, c in factory.cfn.items())
