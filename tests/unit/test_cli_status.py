@@ -125,3 +125,22 @@ def test_every_region_answering_exits_0(run: Any) -> None:
 
     assert result.exit_code == 0, result.output
     assert "does not answer" not in result.output
+
+
+def test_after_a_cut_back_the_primary_is_active_not_failed_over(run: Any) -> None:
+    import dataclasses  # noqa: PLC0415
+
+    report = _report(primary_down=False)
+    assert report.reconcile is not None
+    cut_back = dataclasses.replace(
+        report,
+        active_region="eu-west-2",
+        # The DR instance is still standalone (fenced until re-protected): stores alone say failed over.
+        reconcile={**report.reconcile, "direction": "primary-active", "active_region": "eu-west-2"},
+    )
+    assert report.failed_over and not cut_back.failed_over
+
+    result = run(cut_back, "--json")
+
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["failed_over"] is False and doc["direction"] == "primary-active"

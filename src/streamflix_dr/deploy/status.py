@@ -97,7 +97,11 @@ class StatusReport:
 
     @property
     def failed_over(self) -> bool:
-        """The DR region has taken over (its database is no longer a replica)."""
+        """The DR region has taken over (its database is no longer a replica, and the primary's is not the
+        one taking the writes: after a failback's cut-back the primary is active again)."""
+        direction = (self.reconcile or {}).get("direction", "")
+        if direction in ("normal", "primary-active", "failed-over", "split"):
+            return direction in ("failed-over", "split")
         return any(
             s.store == "database" and s.primary_region and s.primary_region != self.primary_region
             for s in self.stores
