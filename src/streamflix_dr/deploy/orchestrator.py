@@ -22,7 +22,7 @@ from streamflix_dr.aws.status import StackState
 from streamflix_dr.config import Environment
 from streamflix_dr.constants import APPLICATION, TEMPLATE_BODY_LIMIT, Output, Param, Phase, Role, stack_name
 from streamflix_dr.deploy.artifacts import ArtifactBucket, bucket_name, build_automation_zip
-from streamflix_dr.deploy.outputs import write_outputs
+from streamflix_dr.deploy.outputs import read_outputs, write_outputs
 from streamflix_dr.deploy.plan import (
     ALLOW_ALL_STACK_POLICY,
     DATA_STORE_STACK_POLICY,
@@ -512,7 +512,13 @@ def deploy(
             on_stage(result)
         if role in roles:
             outputs[role] = stack.outputs()
-            files = write_outputs(outputs_dir, {r: (env.region_of(r).region, o) for r, o in outputs.items()})
+        elif role not in outputs:
+            # Not asked (failed over): the primary's outputs as the last deploy wrote them, so the flat file
+            # keeps them.
+            outputs[role] = read_outputs(outputs_dir, stack.region)
+        files = write_outputs(
+            outputs_dir, {r: (env.region_of(r).region, o) for r, o in outputs.items() if o or not fo}
+        )
 
     final_image = image_status(factory, account, tag, _repositories(env, stacks, roles))
     return DeployResult(

@@ -106,6 +106,10 @@ def test_failed_over_deploy_updates_only_the_dr_stack_at_full_capacity_and_keeps
     assert plan.data_store_changes == () and plan.refused == ()
     assert json.loads(dr.policy) == DATA_STORE_STACK_POLICY
     assert result.mode == "failed-over" and result.data_store_changes == {dr.name: ()}
+    # The primary's outputs stay in the flat file, as the last deploy that reached it wrote them.
+    flat = json.loads((out_dir / "flat-outputs.json").read_text())
+    assert flat["primary.Region"] == env.primary_region and "primary.DbInstanceArn" in flat
+    assert flat["dr.Region"] == env.dr_region
 
 
 @pytest.mark.parametrize(
