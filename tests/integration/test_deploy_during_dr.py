@@ -27,7 +27,7 @@ from streamflix_dr.cli.main import main
 from streamflix_dr.config import Environment, load_environment
 from streamflix_dr.constants import Output, Role, stack_name
 from streamflix_dr.deploy.orchestrator import FailedOver, deploy
-from streamflix_dr.deploy.plan import is_data_store
+from streamflix_dr.deploy.plan import DATA_STORE_STACK_POLICY, is_data_store
 from streamflix_dr.errors import FailedOverError
 from streamflix_dr.resources import environments_dir
 from streamflix_dr.runbook.latency import Timeouts
@@ -244,6 +244,11 @@ def test_deploy_allow_failed_over_changes_no_data_store_and_runs_dr_at_full_capa
         )["Stacks"][0]["Parameters"]
     }
     assert params["PrimaryDbArn"].endswith(f":db:streamflix-db-{env.suffix}")  # kept as deployed
+    # The stack policy that makes CloudFormation itself refuse such changes on AWS (moto only stores it).
+    policy = factory.client("cloudformation", env.dr_region).get_stack_policy(
+        StackName=stack_name(Role.DR, env.suffix)
+    )["StackPolicyBody"]
+    assert json.loads(policy) == DATA_STORE_STACK_POLICY
 
 
 def test_status_shows_the_dr_region_active_and_the_primary_region_silent(
