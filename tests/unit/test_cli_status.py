@@ -144,3 +144,24 @@ def test_after_a_cut_back_the_primary_is_active_not_failed_over(run: Any) -> Non
 
     doc = json.loads(result.stdout)
     assert result.exit_code == 0 and doc["failed_over"] is False and doc["direction"] == "primary-active"
+
+
+@pytest.mark.parametrize(
+    ("direction", "op_id", "command"),
+    [
+        ("eu-west-2->us-east-1", "failover-20261130T180348Z-0b93da", "failover"),
+        ("failback", "failback-20261130T190000Z-1c2d3e", "failback"),
+    ],
+)
+def test_an_unfinished_operation_names_the_command_that_resumes_it(
+    run: Any, direction: str, op_id: str, command: str
+) -> None:
+    import dataclasses  # noqa: PLC0415
+
+    op = {"operation_id": op_id, "direction": direction, "owner": "ops@host", "status": "running"}
+    report = dataclasses.replace(_report(primary_down=False), operation={**op, "unfinished": True})
+
+    result = run(report)
+
+    assert f"Unfinished {direction} operation {op_id}" in result.stdout
+    assert f"rerun `streamflix-dr {command} --env dev` to resume it" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import click
 
@@ -22,6 +23,12 @@ DIRECTIONS = {
     "unknown": "unknown (a region that decides it does not answer)",
     "not-deployed": "not deployed",
 }
+
+
+def _command_of(op: dict[str, Any]) -> str:
+    """The command that runs (and resumes) an operation of the runner: failover or failback (one lock)."""
+    text = f"{op.get('direction', '')} {op.get('operation_id', '')}"
+    return "failback" if "failback" in text else "failover"
 
 
 def render_status(report: StatusReport) -> str:
@@ -66,10 +73,12 @@ def render_status(report: StatusReport) -> str:
     if op and op.get("unfinished"):
         lines.append(
             f"Unfinished {op['direction']} operation {op['operation_id']} ({op['status']}, "
-            f"owner {op['owner']}): rerun `streamflix-dr failover --env {report.env}` to resume it"
+            f"owner {op['owner']}): rerun `streamflix-dr {_command_of(op)} --env {report.env}` to resume it"
         )
     elif op:
-        lines.append(f"Last failover operation: {op['operation_id']} ({op['direction']}) {op['status']}")
+        lines.append(
+            f"Last {_command_of(op)} operation: {op['operation_id']} ({op['direction']}) {op['status']}"
+        )
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)
 
