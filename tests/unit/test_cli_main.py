@@ -141,3 +141,50 @@ def test_deadline_interrupts_and_says_so(
     err = capsys.readouterr().err
     assert exit_info.value.code == 1, err
     assert "did not finish within its deadline" in err
+
+
+# ---- SIGTERM: the same stop as Ctrl-C, from a supervisor ------------------------------------------------
+
+
+def test_sigterm_unwinds_like_ctrl_c_and_exits_143_naming_what_and_how_to_resume(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    unwound: list[str] = []
+
+    def runs_until_terminated() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill <pid>` or systemd's stop would
+            threading.Event().wait(30)  # never reached: the handler raises at once
+        finally:
+            unwound.append("finally ran")  # where a `with lock.held(...)` releases the lock
+
+    from streamflix_dr.cli.common import CURRENT  # noqa: PLC0415
+
+    cmd = _command(runs_until_terminated)
+    monkeypatch.setattr(cli_main.LazyGroup, "get_command", lambda self, ctx, name: cmd)
+    monkeypatch.setattr(CURRENT, "deadline_expired", False)  # as the command's watchdog starts it
+    before = signal.getsignal(signal.SIGTERM)
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main.main(["x"])
+
+    assert exit_info.value.code == 143 == cli_main.SIGTERM_EXIT
+    assert unwound == ["finally ran"]
+    err = capsys.readouterr().err
+    assert "interrupted (SIGTERM): `streamflix-dr failover` for environment dev" in err
+    assert "failover-20260101T000000Z-abc" in err
+    assert "rerun `streamflix-dr failover --env dev` to resume" in err
+    assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is back
+
+
+def test_a_sigterm_outside_a_command_is_left_to_the_previous_handler() -> None:
+    import signal  # noqa: PLC0415
+
+    before = signal.getsignal(signal.SIGTERM)
+    with cli_main.sigterm_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -16,11 +17,12 @@ from streamflix_dr.cli.common import (
 )
 from streamflix_dr.cli.preflight import preflight
 from streamflix_dr.config import Environment, load_environment, refuse_placeholders
-from streamflix_dr.deploy.orchestrator import Timeouts, account_id, artifact_buckets, deploy
+from streamflix_dr.constants import Role
+from streamflix_dr.deploy.orchestrator import FailedOver, Timeouts, account_id, artifact_buckets, deploy
 from streamflix_dr.deploy.plan import Plan, StageResult
 from streamflix_dr.deploy.stacks import StackEvent, Timing
-from streamflix_dr.deploy.status import status
-from streamflix_dr.errors import AbortedByUser, FailedOverError
+from streamflix_dr.errors import AbortedByUser, EndpointError, FailedOverError
+from streamflix_dr.failback.reconcile import NORMAL, NOT_DEPLOYED, ReconcileReport, reconcile_report
 from streamflix_dr.locking import EnvironmentLock
 
 
@@ -40,7 +42,20 @@ def render_plan(plan: Plan) -> str:
         lines.append("  (no resource changes: parameter values or outputs change)")
     for c in plan.changes:
         repl = f"  replacement={c.replacement}" if c.replacement else ""
-        lines.append(f"  {c.action:<8} {c.logical_id:<36} {c.resource_type}{repl}")
+        store = "  [data store]" if c in plan.data_store_changes else ""
+        lines.append(f"  {c.action:<8} {c.logical_id:<36} {c.resource_type}{repl}{store}")
+    if plan.action in ("update", "recreate"):
+        touched = plan.data_store_changes
+        lines.append(
+            "  data stores: "
+            + (
+                "unchanged (no database, file system, cache, secret, table or key is modified)"
+                if not touched
+                else "CHANGED: " + ", ".join(f"{c.logical_id} ({c.action})" for c in touched)
+            )
+        )
+    for c, why in plan.refused:
+        lines.append(f"  REFUSED (failed over): {c.logical_id} ({c.resource_type}) {why}")
     return "\n".join(lines)
 
 
@@ -51,18 +66,55 @@ def render_stage(stage: StageResult) -> str:
     )
 
 
-def refuse_when_failed_over(env: Environment, app: AppContext) -> None:
-    """A deploy written for the normal direction must not run over a failed-over environment."""
-    report = status(env, app.factory)
-    if report.failed_over:
-        db = next((s.detail for s in report.stores if s.store == "database"), "")
+def deploy_mode(
+    env: Environment, app: AppContext, *, allow_failed_over: bool, say: Callable[[str], None]
+) -> FailedOver | None:
+    """Which deploy fits what runs, from AWS itself (``reconcile_report``): the normal one (None) while the
+    DR database is a replica; while it is not (failed over, split, cut back but not re-protected) refuse, or
+    with ``allow_failed_over`` the guarded DR-only deploy (``FailedOver``)."""
+    report = reconcile_report(app.factory, env)
+    for region in report.unanswered:
+        say(f"note: {region} {report.regions[region]}")
+    if not report.dr_database_writable:
+        if report.unanswered:
+            silent = ", ".join(report.unanswered)
+            raise EndpointError(
+                f"{silent} does not answer and environment {env.name} is not failed over (its DR database is "
+                "not writable): a deploy in the normal direction needs both regions.",
+                fix="wait until the region answers (https://health.aws.amazon.com/), or fail over first "
+                f"(streamflix-dr failover --env {env.name}) and then deploy with --allow-failed-over",
+            )
+        if report.direction not in (NORMAL, NOT_DEPLOYED):
+            say(f"note: the environment is {report.direction}: " + _differences(report))
+        return None
+    dr_db = next((f.live for f in report.findings if f.store == "rds" and f.region == env.dr_region), "")
+    what = (
+        f"environment {env.name} is failed over: its DR database in {env.dr_region} is no longer a replica "
+        f"({dr_db}); active region: {report.active_region or 'unknown'}"
+    )
+    if not allow_failed_over:
         raise FailedOverError(
-            f"environment {env.name} is failed over: {report.active_region} takes the writes ({db}). "
-            "A deploy now would apply the normal-direction template (primary in "
+            f"{what}. A deploy now would apply the normal-direction template (primary in "
             f"{env.primary_region}, replica in {env.dr_region}) over it.",
-            fix="fail back first; or, if you know what the change sets do, rerun with --allow-failed-over "
-            "(each change set is still shown before it runs)",
+            fix="fail back first (streamflix-dr failback); or rerun with --allow-failed-over: it deploys the "
+            "DR stack only, keeps every data store's parameters as deployed, runs the DR service at the "
+            "primary's capacity and refuses a change set that replaces, removes or changes a data store",
         )
+    active = (
+        report.active_region if report.active_region in (env.primary_region, env.dr_region) else env.dr_region
+    )
+    mode = FailedOver.for_env(env, active, reason=what)
+    desired, low, high = mode.capacity
+    say(
+        f"note: {what}. --allow-failed-over: deploying the DR stack only, data-store parameters as deployed, "
+        f"its service at desired {desired} (min {low}, max {high}); the primary stack is skipped."
+    )
+    return mode
+
+
+def _differences(report: ReconcileReport) -> str:
+    off = [f"{f.store} {f.region or f.stack}: {f.live}" for f in report.findings if not f.matches]
+    return "; ".join(off) or "every store matches"
 
 
 @click.command("deploy")
@@ -81,7 +133,9 @@ def refuse_when_failed_over(env: Environment, app: AppContext) -> None:
 @click.option(
     "--allow-failed-over",
     is_flag=True,
-    help="Deploy even though the environment is failed over (the DR database is promoted).",
+    help="While failed over (the DR database is promoted): deploy the DR stack only, data stores as "
+    "deployed, its service at the primary's capacity; refuse a change set that replaces, removes or changes "
+    "a data store.",
 )
 @click.option(
     "--skip-preflight", is_flag=True, help="Do not check certificates, zone and instance offerings first."
@@ -114,18 +168,23 @@ def command(
     with lock.held("deploy", argv=typed_command()):
         if lock.took_over:
             say(f"Took over the environment lock of {lock.took_over.describe(0)}: {lock.took_over_reason}.")
-        CURRENT.doing = "checking whether the environment is failed over"
-        if allow_failed_over:
-            say("note: --allow-failed-over: not checking whether the environment is failed over.")
-        else:
-            refuse_when_failed_over(env, app)
+        CURRENT.doing = "comparing both stacks with the live data stores (is the environment failed over?)"
+        failed_over = deploy_mode(env, app, allow_failed_over=allow_failed_over, say=say)
+        if failed_over and not skip_preflight:
+            say("note: preflight skipped while failed over (it checks both regions; the DR stack exists).")
+            skip_preflight = True
         if not skip_preflight:
             CURRENT.doing = "checking certificates, hosted zone and instance offerings (preflight)"
             for line in preflight(env, app.factory):
                 say(f"preflight: {line}")
         # The artifact buckets are created before the first change set; note which exist now, so a "no"
         # to the first change set can remove the ones this run created.
-        buckets = artifact_buckets(env, app.factory, account_id(app.factory, env.primary_region))
+        region = env.dr_region if failed_over else env.primary_region
+        buckets = {
+            role: b
+            for role, b in artifact_buckets(env, app.factory, account_id(app.factory, region)).items()
+            if not failed_over or role is Role.DR
+        }
         existed = {role: b.exists() for role, b in buckets.items()}
         executed: list[StageResult] = []
 
@@ -153,6 +212,8 @@ def command(
                 timeouts=timeouts,
                 outputs_dir=outputs_dir,
                 on_stage=on_stage,
+                failed_over=failed_over,
+                show=lambda plan: say(render_plan(plan)),
             )
         except AbortedByUser as e:
             if any(s.action not in ("no-op", "skipped") for s in executed):
@@ -175,6 +236,7 @@ def command(
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
         return
     click.echo(
-        f"{'Deployed' if result.changed else 'No changes in'} {env.name} in {result.seconds:.1f}s. "
-        f"Outputs: {', '.join(result.output_files)}"
+        f"{'Deployed' if result.changed else 'No changes in'} {env.name} in {result.seconds:.1f}s"
+        + (" (failed over: DR stack only)" if result.mode == "failed-over" else "")
+        + f". Outputs: {', '.join(result.output_files)}"
     )

@@ -6,9 +6,13 @@ Library code never prints or exits; this is the one place that maps exceptions t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -43,7 +47,16 @@ EXIT_CODES: dict[int, str] = {
     7: "credentials or profile problem",
     8: "AWS endpoint unreachable, silent or not AWS",
     130: "interrupted (Ctrl-C)",
+    143: "terminated (SIGTERM)",
 }
+
+# 128 + the signal's number, as a shell reports a process a signal ended (SIGTERM is 15 wherever Python
+# supports signals): a supervisor (systemd, a CI runner's cancel, kill) sees why the command stopped.
+SIGTERM_EXIT = 128 + int(signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwound like Ctrl-C (locks released, journals kept), reported with exit 143."""
 
 
 class LazyGroup(click.Group):
@@ -70,8 +83,8 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def interrupted() -> StreamflixDrError:
-    """Ctrl-C or the deadline: say what was interrupted and the command that resumes it."""
+def interrupted(how: str = "Ctrl-C") -> StreamflixDrError:
+    """Ctrl-C, SIGTERM or the deadline: say what was interrupted and the command that resumes it."""
     from streamflix_dr.aws.clients import ACTIVITY  # noqa: PLC0415
     from streamflix_dr.cli.common import CURRENT  # noqa: PLC0415
 
@@ -87,7 +100,7 @@ def interrupted() -> StreamflixDrError:
             "to resume; raise the bound with --deadline-minutes",
         )
     return Interrupted(
-        f"interrupted (Ctrl-C): {what}.",
+        f"interrupted ({how}): {what}.",
         fix=f"nothing is lost: rerun `{resume}` to resume where it stopped"
         + (" (the journal keeps the finished steps)" if CURRENT.operation_id else ""),
     )
@@ -113,15 +126,38 @@ def report(e: StreamflixDrError) -> None:
         click.echo(f"  fix: {e.fix}", err=True)
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the command runs, SIGTERM raises ``Terminated`` in the main thread, so it unwinds exactly as
+    Ctrl-C does (``with`` blocks release the environment lock, the runner's journal keeps finished steps)
+    instead of the process dying where it stands. The previous handler is restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def raise_terminated(_signum: int, _frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> Any:
     try:
-        return cli.main(args=argv, prog_name="streamflix-dr", standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        # click turns Ctrl-C at a prompt into Abort; both mean the operator stopped the command.
-        err = interrupted()
+        with sigterm_as_interrupt():
+            return cli.main(args=argv, prog_name="streamflix-dr", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort) as e:
+        # click turns Ctrl-C at a prompt into Abort; both mean the operator stopped the command. SIGTERM
+        # (Terminated) is the same stop from a supervisor: same message, its own exit code (143).
+        # click re-raises an interrupt inside a command as Abort from it: look at the cause too.
+        term = isinstance(e, Terminated) or isinstance(e.__cause__ or e.__context__, Terminated)
+        err = interrupted("SIGTERM" if term else "Ctrl-C")
         click.echo("", err=True)
         report(err)
-        sys.exit(err.exit_code)
+        sys.exit(SIGTERM_EXIT if term and isinstance(err, Interrupted) else err.exit_code)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)

@@ -8,6 +8,7 @@ is waited for, a failed create (ROLLBACK_COMPLETE) is deleted and recreated afte
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,10 +22,18 @@ from streamflix_dr.aws.status import StackState
 from streamflix_dr.config import Environment
 from streamflix_dr.constants import APPLICATION, TEMPLATE_BODY_LIMIT, Output, Param, Phase, Role, stack_name
 from streamflix_dr.deploy.artifacts import ArtifactBucket, bucket_name, build_automation_zip
-from streamflix_dr.deploy.outputs import write_outputs
-from streamflix_dr.deploy.plan import DEPLOY_ORDER, DeployResult, Plan, StageResult
+from streamflix_dr.deploy.outputs import read_outputs, write_outputs
+from streamflix_dr.deploy.plan import (
+    ALLOW_ALL_STACK_POLICY,
+    DATA_STORE_STACK_POLICY,
+    DEPLOY_ORDER,
+    DeployResult,
+    Plan,
+    StageResult,
+    stack_policy_body,
+)
 from streamflix_dr.deploy.stacks import RESUME_HINT, Stack, StackEvent, Timing, outputs_of, parameters_of
-from streamflix_dr.errors import AbortedByUser, AwsError, ConfigError, StackError
+from streamflix_dr.errors import AbortedByUser, AwsError, ConfigError, FailedOverError, StackError
 from streamflix_dr.template import load_template, to_json
 from streamflix_dr.template_model import check_parameter_values
 
@@ -122,6 +131,53 @@ def image_status(factory: ClientFactory, account: str, tag: str, repositories: d
                 ) from e
             present[region] = False
     return ImageStatus(tag, uris, present)
+
+
+# While failed over, the DR stack takes these parameters from the environment (what the release changes: the
+# image, the task size, the service's capacity, alarms, the automation code); every other parameter keeps the
+# value the stack was last deployed with (UsePreviousValue), so nothing that feeds a data store, the network
+# or a name changes. The primary's outputs (PrimaryDbArn, GlobalDatastoreId, PrimaryHealthCheckId) are among
+# the kept ones: the primary region may not answer, and SourceDBInstanceIdentifier must not change.
+FAILED_OVER_FRESH: frozenset[str] = frozenset(
+    {
+        Param.IMAGE_TAG,
+        APP_IMAGE_AVAILABLE,
+        Param.TASK_CPU,
+        Param.TASK_MEMORY,
+        Param.DESIRED_COUNT,
+        Param.MIN_CAPACITY,
+        Param.MAX_CAPACITY,
+        Param.FAILOVER_DESIRED_COUNT,
+        Param.LOG_RETENTION_DAYS,
+        Param.ALARM_EMAIL,
+        Param.FAILOVER_APPROVAL_REQUIRED,
+        Param.ARTIFACT_BUCKET,
+        Param.AUTOMATION_CODE_KEY,
+    }
+)
+
+
+@dataclass(frozen=True)
+class FailedOver:
+    """How a deploy runs while the environment is failed over (the DR database is no longer a replica).
+
+    Only the DR stack is deployed: the primary stack is skipped (its region may be down, and any update of it
+    could undo the failover's fence: CloudFormation writes the ECS service's DesiredCount on every update of
+    the service, containers-roadmap#493). The DR stack keeps its previous parameter values except
+    ``FAILED_OVER_FRESH``; its service runs ``capacity`` (desired, min, max): the primary's full capacity
+    while the DR region takes the traffic. Its change set is refused before it runs if it replaces or removes
+    anything or changes a data store (``Plan.refused``), and a stack policy denies the same on AWS.
+    """
+
+    active_region: str
+    capacity: tuple[int, int, int]
+    reason: str = ""
+
+    @classmethod
+    def for_env(cls, env: Environment, active_region: str, reason: str = "") -> FailedOver:
+        """Full capacity (the primary's) while the DR region takes the traffic, its own otherwise."""
+        rc = env.primary if active_region != env.primary_region else env.dr
+        return cls(active_region, (rc.desired_count, rc.min_capacity, rc.max_capacity), reason)
 
 
 @dataclass
@@ -275,6 +331,8 @@ def deploy(
     outputs_dir: Path = Path("cfn-outputs"),
     template: dict[str, Any] | None = None,
     on_stage: Callable[[StageResult], None] | None = None,
+    failed_over: FailedOver | None = None,
+    show: Callable[[Plan], None] | None = None,
 ) -> DeployResult:
     """Deploy both regions: DR base, primary, DR full. Safe to run again: it resumes.
 
@@ -288,12 +346,16 @@ def deploy(
         outputs_dir: where ``<region>.json`` and ``flat-outputs.json`` are written.
         template: the decoded template (default: the packaged ``streamflix-dr.yaml``).
         on_stage: receives each stack's result as soon as it is known.
+        failed_over: the environment runs in its DR region: deploy the DR stack only, as ``FailedOver`` says.
+        show: receives a plan that is refused (failed over), before the refusal is raised.
 
     Raises:
         ConfigError: a parameter value the template rejects (before any AWS call).
         StackError: a stack operation failed; the message lists the failed resources and how to resume.
         StackTimeoutError: an operation exceeded its bound.
         AbortedByUser: ``confirm`` returned False.
+        FailedOverError: failed over, and a change set would replace/remove a resource or change a data
+            store (nothing was executed).
     """
     t = timeouts or Timeouts()
     clock = t.timing.clock
@@ -306,9 +368,12 @@ def deploy(
     body = to_json(tpl)
     declared = set((tpl.get("Parameters") or {}).keys())
 
-    account = account_id(factory, env.primary_region)
+    fo = failed_over
+    # While failed over only the DR region is touched (the primary region may not answer).
+    roles = (Role.DR,) if fo else (Role.PRIMARY, Role.DR)
+    account = account_id(factory, env.dr_region if fo else env.primary_region)
     tag = image_tag(env, tpl)
-    buckets = artifact_buckets(env, factory, account)
+    buckets = {r: b for r, b in artifact_buckets(env, factory, account).items() if r in roles}
     tags = stack_tags(env)
     template_url: dict[Role, str | None] = {}
     extra: dict[Role, dict[str, str]] = {}
@@ -343,11 +408,29 @@ def deploy(
     results: list[StageResult] = []
     outputs: dict[Role, dict[str, str]] = {}
     files: list[Path] = []
+    touched: dict[str, tuple[str, ...]] = {}
     for role, phase in DEPLOY_ORDER:
         stack = stacks[role]
         other = Role.DR if role is Role.PRIMARY else Role.PRIMARY
         stage_start = clock()
-        if (role, phase) == (Role.DR, Phase.BASE) and _past_base(stack):
+        if fo and role is Role.PRIMARY:
+            result = StageResult(
+                role,
+                phase,
+                stack.region,
+                stack.name,
+                "skipped",
+                0,
+                0.0,
+                f"failed over ({fo.active_region} takes the writes): the primary stack is not deployed until "
+                "the failback has run (an update could undo the fence or change a database that is now a "
+                "replica or renamed aside)",
+            )
+        elif fo and (role, phase) == (Role.DR, Phase.BASE):
+            result = StageResult(
+                role, phase, stack.region, stack.name, "skipped", 0, 0.0, "failed over: the DR stack is full"
+            )
+        elif (role, phase) == (Role.DR, Phase.BASE) and _past_base(stack):
             # Re-applying Phase=base to a full DR stack would remove the replica; the base is long done.
             result = StageResult(
                 role,
@@ -360,11 +443,11 @@ def deploy(
                 "the DR stack is already at phase full",
             )
         else:
-            peer_outputs = stacks[other].outputs()
+            peer_outputs = {} if fo else stacks[other].outputs()
             missing = sorted(
                 o for o in peer_mapping(env, role, phase, declared).values() if not peer_outputs.get(o)
             )
-            if missing:
+            if missing and not fo:
                 raise StackError(
                     stacks[other].region,
                     stacks[other].name,
@@ -376,7 +459,7 @@ def deploy(
             stage_extra = dict(extra[role])
             if APP_IMAGE_AVAILABLE in declared:
                 # The gate (defect 1): services ask for tasks only once the image is in BOTH regions.
-                image = image_status(factory, account, tag, _repositories(env, stacks))
+                image = image_status(factory, account, tag, _repositories(env, stacks, roles))
                 running = parameters_of(stack.describe()).get(APP_IMAGE_AVAILABLE) == "true"
                 if running and not image.available:
                     # Never take running services to 0 tasks because an image is missing: refuse first.
@@ -390,7 +473,13 @@ def deploy(
                     )
                 stage_extra[APP_IMAGE_AVAILABLE] = "true" if image.available else "false"
             params = stack_parameters(env, template=tpl, role=role, phase=phase, peer=peer, extra=stage_extra)
-            check_parameters(tpl, params, f"{role.value}/{phase.value}")
+            keep: tuple[str, ...] = ()
+            previous: dict[str, str] = {}
+            if fo:
+                previous = parameters_of(stack.describe())
+                params, keep = failed_over_parameters(params, previous, fo, declared)
+            # The kept values are checked too: the template's constraints may have changed since.
+            check_parameters(tpl, {**params, **{k: previous[k] for k in keep}}, f"{role.value}/{phase.value}")
             result = _apply(
                 env,
                 stack,
@@ -403,6 +492,10 @@ def deploy(
                 confirm=confirm,
                 on_event=sink,
                 t=t,
+                use_previous=keep,
+                failed_over=fo is not None,
+                show=show,
+                touched=touched,
             )
             result = StageResult(
                 role,
@@ -417,10 +510,17 @@ def deploy(
         results.append(result)
         if on_stage:
             on_stage(result)
-        outputs[role] = stack.outputs()
-        files = write_outputs(outputs_dir, {r: (env.region_of(r).region, o) for r, o in outputs.items()})
+        if role in roles:
+            outputs[role] = stack.outputs()
+        elif role not in outputs:
+            # Not asked (failed over): the primary's outputs as the last deploy wrote them, so the flat file
+            # keeps them.
+            outputs[role] = read_outputs(outputs_dir, stack.region)
+        files = write_outputs(
+            outputs_dir, {r: (env.region_of(r).region, o) for r, o in outputs.items() if o or not fo}
+        )
 
-    final_image = image_status(factory, account, tag, _repositories(env, stacks))
+    final_image = image_status(factory, account, tag, _repositories(env, stacks, roles))
     return DeployResult(
         env=env.name,
         stages=tuple(results),
@@ -437,13 +537,34 @@ def deploy(
             "gated": APP_IMAGE_AVAILABLE in declared,
         },
         next_steps=tuple(final_image.push_instructions(env.name, env.primary_region)),
+        mode="failed-over" if fo else "normal",
+        data_store_changes=touched,
     )
 
 
-def _repositories(env: Environment, stacks: dict[Role, Stack]) -> dict[str, str]:
+def failed_over_parameters(
+    fresh: dict[str, str], previous: dict[str, str], fo: FailedOver, declared: set[str]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """(values to pass, keys to pass as UsePreviousValue) for the DR stack while failed over: the previous
+    value of everything but ``FAILED_OVER_FRESH`` (a parameter the stack does not have yet takes the
+    environment's value: UsePreviousValue is refused for it), and the service at ``fo.capacity``."""
+    desired, low, high = fo.capacity
+    out = dict(fresh)
+    out.update(
+        {Param.DESIRED_COUNT: str(desired), Param.MIN_CAPACITY: str(low), Param.MAX_CAPACITY: str(high)}
+    )
+    keep = tuple(sorted(k for k in declared if k in previous and k not in FAILED_OVER_FRESH))
+    for k in keep:
+        out.pop(k, None)
+    return {k: v for k, v in out.items() if k in declared}, keep
+
+
+def _repositories(
+    env: Environment, stacks: dict[Role, Stack], roles: tuple[Role, ...] = (Role.PRIMARY, Role.DR)
+) -> dict[str, str]:
     """Region -> the ECR repository its stack outputs (empty while the stack does not exist)."""
     out: dict[str, str] = {}
-    for role in (Role.PRIMARY, Role.DR):
+    for role in roles:
         try:
             outputs = stacks[role].outputs()
         except StackError:
@@ -472,11 +593,26 @@ def _apply(
     confirm: Callable[[Plan], bool],
     on_event: Callable[[StackEvent], None],
     t: Timeouts,
+    use_previous: tuple[str, ...] = (),
+    failed_over: bool = False,
+    show: Callable[[Plan], None] | None = None,
+    touched: dict[str, tuple[str, ...]] | None = None,
 ) -> StageResult:
     timeout_s = t.for_stage(role, phase)
 
     def plan(action: str, changes: tuple[Any, ...] = (), reason: str = "") -> Plan:
-        return Plan(env.name, role, phase, stack.region, stack.name, action, changes, reason, template_url)
+        return Plan(
+            env.name,
+            role,
+            phase,
+            stack.region,
+            stack.name,
+            action,
+            changes,
+            reason,
+            template_url,
+            failed_over,
+        )
 
     state, desc = stack.state()
     if state is StackState.IN_PROGRESS:
@@ -516,17 +652,41 @@ def _apply(
             "run `streamflix-dr destroy` again (or delete the stack), then deploy",
         )
     change_type = "UPDATE" if state is StackState.STABLE else "CREATE"
+    if failed_over and change_type != "UPDATE":
+        raise FailedOverError(
+            f"{stack.region}/{stack.name} is {desc['StackStatus'] if desc else 'absent'}: while the "
+            "environment is failed over a deploy only updates the existing DR stack.",
+            fix="fail back first (streamflix-dr failback), or repair the DR stack by hand",
+        )
+    if change_type == "UPDATE":
+        _set_stack_policy(stack, DATA_STORE_STACK_POLICY if failed_over else None)
     cs = stack.create_change_set(
         change_type=change_type,
         parameters=params,
         tags=tags,
         template_body=None if template_url else body,
         template_url=template_url,
+        use_previous=use_previous,
     )
     if cs is None:
         return StageResult(role, phase, stack.region, stack.name, "no-op", 0, 0.0, "no changes")
     action = "recreate" if recreated else ("create" if change_type == "CREATE" else "update")
-    if not confirm(plan(action, cs.changes)):
+    planned = plan(action, cs.changes)
+    if touched is not None:
+        touched[stack.name] = tuple(c.logical_id for c in planned.data_store_changes)
+    if planned.refused:
+        # Never executed: the change set is deleted and nothing of the stack changes.
+        if show:
+            show(planned)
+        stack.discard(cs)
+        raise FailedOverError(
+            f"{stack.region}/{stack.name}: the environment is failed over and the change set would change "
+            "what now holds the only writable data: "
+            + "; ".join(f"{c.logical_id} ({c.resource_type}) {why}" for c, why in planned.refused)
+            + ". Nothing was executed.",
+            fix=_refusal_fix(planned),
+        )
+    if not confirm(planned):
         stack.discard(cs)
         raise AbortedByUser(
             f"{stack.region}/{stack.name}: the change set was declined; nothing was changed in this stack.",
@@ -544,6 +704,52 @@ def _apply(
         0.0,
         f"{len(cs.changes)} resource changes",
     )
+
+
+def _refusal_fix(plan: Plan) -> str:
+    ids = {c.logical_id for c, _ in plan.refused}
+    fix = (
+        "undo the template or environment change that causes it (git diff templates/ environments/), or fail "
+        f"back first (streamflix-dr failback --env {plan.env}) and deploy in the normal direction"
+    )
+    if "DbReplica" in ids:
+        fix += (
+            "; never remove SourceDBInstanceIdentifier from DbReplica: CloudFormation would call "
+            "PromoteReadReplica on an instance that is no longer a replica (the RDS handler's UpdateHandler)"
+        )
+    return fix
+
+
+def _set_stack_policy(stack: Stack, policy: dict[str, Any] | None) -> None:
+    """Failed over: deny replacing/removing anything and any update of a data store (``policy``). Normal
+    deploy (``None``): lift that policy if an earlier failed-over deploy left it (CloudFormation cannot
+    delete a stack policy; an allow-all policy is the same as none). Other policies are left alone."""
+    try:
+        current = stack.cfn.get_stack_policy(StackName=stack.name).get("StackPolicyBody") or ""
+    except ClientError as e:
+        raise AwsError(
+            f"{stack.region}/{stack.name}: cannot read the stack policy ({e}).",
+            fix="allow cloudformation:GetStackPolicy and SetStackPolicy to the deploying identity",
+        ) from e
+    ours = stack_policy_body(DATA_STORE_STACK_POLICY)
+    try:
+        same = stack_policy_body(json.loads(current)) == ours if current else False
+    except ValueError:
+        same = False
+    if policy is not None and not same:
+        body = stack_policy_body(policy)
+    elif policy is None and same:
+        body = stack_policy_body(ALLOW_ALL_STACK_POLICY)
+    else:
+        return
+    try:
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_SetStackPolicy.html
+        stack.cfn.set_stack_policy(StackName=stack.name, StackPolicyBody=body)
+    except ClientError as e:
+        raise AwsError(
+            f"{stack.region}/{stack.name}: cannot set the stack policy ({e}).",
+            fix="allow cloudformation:SetStackPolicy to the deploying identity",
+        ) from e
 
 
 def stack_outputs(stack: Stack) -> dict[str, str]:

@@ -84,10 +84,24 @@ class StatusReport:
     lock: dict[str, Any] | None = None
     operation: dict[str, Any] | None = None  # the failover runner's last operation (lock item)
     notes: tuple[str, ...] = ()
+    # Both stacks against the live data stores (failback.reconcile.reconcile_report): the direction, each
+    # store declared vs live, and which regions answered. None when it could not be built (see notes).
+    reconcile: dict[str, Any] | None = None
+
+    @property
+    def unanswered(self) -> list[str]:
+        """The regions that did not answer (their stack is UNREACHABLE or their stores unknown)."""
+        down = {s.region for s in self.stacks if s.status == "UNREACHABLE"}
+        down |= {r for r, v in ((self.reconcile or {}).get("regions") or {}).items() if v != "answers"}
+        return sorted(down)
 
     @property
     def failed_over(self) -> bool:
-        """The DR region has taken over (its database is no longer a replica)."""
+        """The DR region has taken over (its database is no longer a replica, and the primary's is not the
+        one taking the writes: after a failback's cut-back the primary is active again)."""
+        direction = (self.reconcile or {}).get("direction", "")
+        if direction in ("normal", "primary-active", "failed-over", "split"):
+            return direction in ("failed-over", "split")
         return any(
             s.store == "database" and s.primary_region and s.primary_region != self.primary_region
             for s in self.stores
@@ -116,6 +130,9 @@ class StatusReport:
             "operation": self.operation,
             "notes": list(self.notes),
             "stacks": [s.to_dict() for s in self.stacks],
+            "direction": (self.reconcile or {}).get("direction", ""),
+            "reconcile": self.reconcile,
+            "unanswered_regions": self.unanswered,
         }
 
 
@@ -187,6 +204,20 @@ def status(env: Environment, factory: ClientFactory, *, deep: bool = True) -> St
     except StreamflixDrError as e:
         notes.append(f"environment lock not readable: {e.message}")
     operation = _runner_operation(factory, env, dr_outputs, notes)
+    reconciled: dict[str, Any] | None = None
+    from streamflix_dr.failback.reconcile import reconcile_report  # noqa: PLC0415
+
+    try:
+        rec = reconcile_report(factory, env)
+        reconciled = rec.to_dict()
+        if rec.active_region and rec.direction not in ("unknown", "not-deployed"):
+            # Both databases as RDS reports them (a fenced primary, a cut back DR): the better answer.
+            active, basis = (
+                rec.active_region,
+                f"where the database takes writes (RDS, both regions: {rec.direction})",
+            )
+    except (StreamflixDrError, ClientError, BotoCoreError) as e:
+        notes.append(f"stacks not compared with the live stores: {_short(e)}")
     return dataclasses.replace(
         report,
         active_region=active,
@@ -195,6 +226,7 @@ def status(env: Environment, factory: ClientFactory, *, deep: bool = True) -> St
         lock=lock,
         operation=operation,
         notes=tuple(notes),
+        reconcile=reconciled,
     )
 
 

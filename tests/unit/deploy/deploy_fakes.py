@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,55 @@ class FakeStack:
     outputs: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     pending: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)  # (status, events) per poll
+    policy: str = ""  # the stack policy (SetStackPolicy)
+
+
+def _refs(node: Any) -> set[str]:
+    """Every name ``Ref``-erenced (or ``${Name}`` in a Fn::Sub) inside a template node."""
+    out: set[str] = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "Ref" and isinstance(v, str):
+                out.add(v)
+            elif k == "Fn::Sub" and isinstance(v, str):
+                out |= set(re.findall(r"\$\{([A-Za-z0-9]+)\}", v))
+            else:
+                out |= _refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            out |= _refs(v)
+    return out
+
+
+def _precise_changes(
+    old_body: str, new_body: str, old_params: dict[str, str], new_params: dict[str, str]
+) -> list[dict[str, Any]]:
+    old = json.loads(old_body).get("Resources", {}) if old_body.startswith("{") else {}
+    new = json.loads(new_body).get("Resources", {}) if new_body.startswith("{") else {}
+    changed = {k for k in set(old_params) | set(new_params) if old_params.get(k) != new_params.get(k)}
+    out = []
+    for logical in sorted(set(old) | set(new)):
+        if logical not in new:
+            action, rtype, repl = "Remove", old[logical].get("Type", ""), ""
+        elif logical not in old:
+            action, rtype, repl = "Add", new[logical].get("Type", ""), ""
+        elif old[logical] != new[logical] or _refs(new[logical]) & changed:
+            # A resource may say how CloudFormation would update it (Metadata FakeReplacement: True/...).
+            repl = str((new[logical].get("Metadata") or {}).get("FakeReplacement", "False"))
+            action, rtype = "Modify", new[logical].get("Type", "")
+        else:
+            continue
+        out.append(
+            {
+                "ResourceChange": {
+                    "Action": action,
+                    "LogicalResourceId": logical,
+                    "ResourceType": rtype,
+                    "Replacement": repl,
+                }
+            }
+        )
+    return out
 
 
 class FakeCloudFormation:
@@ -72,6 +122,9 @@ class FakeCloudFormation:
         self.change_sets: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
         self.fail_next: dict[str, tuple[str, str, str]] = {}  # stack name -> (logical id, type, reason)
+        # Change sets as CloudFormation computes them (Add/Remove/Modify per resource, the template's types,
+        # Modify only where the definition or a referenced parameter changed); off: every resource Modify.
+        self.precise = False
         self.clock = T0
 
     # helpers
@@ -133,6 +186,44 @@ class FakeCloudFormation:
             ]
         }
 
+    def describe_stack_resources(self, StackName: str) -> dict[str, Any]:
+        # Not recorded in ``calls``: a read (status compares the stacks with the live stores).
+        s = self._live(StackName)
+        if s is None:
+            raise client_error(
+                "ValidationError", f"Stack with id {StackName} does not exist", "DescribeStackResources"
+            )
+        resources = json.loads(s.template).get("Resources", {}) if s.template.startswith("{") else {}
+        return {
+            "StackResources": [
+                {
+                    "LogicalResourceId": logical,
+                    "PhysicalResourceId": f"{logical.lower()}-{s.name}",
+                    "ResourceType": r.get("Type", ""),
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                }
+                for logical, r in resources.items()
+            ]
+        }
+
+    def get_stack_policy(self, StackName: str) -> dict[str, Any]:
+        s = self._live(StackName)
+        if s is None:
+            raise client_error(
+                "ValidationError", f"Stack with id {StackName} does not exist", "GetStackPolicy"
+            )
+        return {"StackPolicyBody": s.policy} if s.policy else {}
+
+    def set_stack_policy(self, StackName: str, StackPolicyBody: str) -> dict[str, Any]:
+        self.calls.append("set_stack_policy")
+        s = self._live(StackName)
+        if s is None:
+            raise client_error(
+                "ValidationError", f"Stack with id {StackName} does not exist", "SetStackPolicy"
+            )
+        s.policy = StackPolicyBody
+        return {}
+
     def describe_stack_events(self, StackName: str, NextToken: str | None = None) -> dict[str, Any]:
         self.calls.append("describe_stack_events")
         s = self._live(StackName)
@@ -179,17 +270,9 @@ class FakeCloudFormation:
         )
         same = ctype == "UPDATE" and template == s.template and params == s.params
         resources = sorted(json.loads(template).get("Resources", {})) if template.startswith("{") else ["R"]
-        self.change_sets[cs_id] = {
-            "Id": cs_id,
-            "StackId": s.stack_id,
-            "Status": "FAILED" if same else "CREATE_COMPLETE",
-            "StatusReason": "The submitted information didn't contain changes. Submit different information "
-            "to "
-            "create a change set."
-            if same
-            else "",
-            "Changes": []
-            if same
+        changes = (
+            _precise_changes(s.template, template, s.params, params)
+            if self.precise and ctype == "UPDATE"
             else [
                 {
                     "ResourceChange": {
@@ -200,7 +283,19 @@ class FakeCloudFormation:
                     }
                 }
                 for r in resources
-            ],
+            ]
+        )
+        same = same or (self.precise and ctype == "UPDATE" and not changes and params == s.params)
+        self.change_sets[cs_id] = {
+            "Id": cs_id,
+            "StackId": s.stack_id,
+            "Status": "FAILED" if same else "CREATE_COMPLETE",
+            "StatusReason": "The submitted information didn't contain changes. Submit different information "
+            "to "
+            "create a change set."
+            if same
+            else "",
+            "Changes": [] if same else changes,
             "_type": ctype,
             "_name": kw["ChangeSetName"],
             "_stack": s.stack_id,
