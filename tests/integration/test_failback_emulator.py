@@ -300,6 +300,12 @@ def test_deploy_after_the_full_failback_changes_no_data_store(world: Env) -> Non
     ]
     assert not touched, touched
     assert {s.action for s in result.stages} <= {"no-op", "skipped"}, [s.to_dict() for s in result.stages]
+    assert result.mode == "normal" and not any(result.data_store_changes.values()), result.to_dict()
+    # What the tool reads from AWS: the normal direction again, every store as the stacks declare.
+    from streamflix_dr.failback.reconcile import reconcile_report  # noqa: PLC0415
+
+    report = reconcile_report(w.factory, w.env)
+    assert report.direction == "normal", report
     # The identifiers the stacks hold are the live instances: standalone in eu-west-2, its replica in DR.
     topo = resolve_failback(w.factory, w.env)
     primary = next(
