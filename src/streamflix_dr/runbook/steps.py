@@ -1178,14 +1178,29 @@ class VerifyServing(Step):
                 f"{t.target_region}: no DR target group known (TargetGroupArn output): serving not verified.",
                 fix="deploy the DR stack with the current template and rerun",
             )
+        seen: list[list[str]] = [[]]
+
+        def states_now() -> list[str]:
+            try:
+                health = ctx.target("elbv2").describe_target_health(TargetGroupArn=t.target_group_arn)
+            except ClientError as e:
+                raise NotServingError(
+                    f"{t.target_region}: target health of {t.target_group_arn} not readable ({e}).",
+                    fix="check the target group and rerun",
+                ) from e
+            return [d["TargetHealth"]["State"] for d in health.get("TargetHealthDescriptions") or []]
+
+        def any_healthy() -> bool:
+            seen[0] = states_now()
+            # Only new targets still in their first checks are worth waiting for ("initial": ALB
+            # registration and the first health checks, HealthCheckIntervalSeconds each).
+            return "healthy" in seen[0] or "initial" not in seen[0]
+
         try:
-            health = ctx.target("elbv2").describe_target_health(TargetGroupArn=t.target_group_arn)
-        except ClientError as e:
-            raise NotServingError(
-                f"{t.target_region}: target health of {t.target_group_arn} not readable ({e}).",
-                fix="check the target group and rerun",
-            ) from e
-        states = [d["TargetHealth"]["State"] for d in health.get("TargetHealthDescriptions") or []]
+            poll(ctx, f"a healthy target in {t.target_group_arn}", t.target_region, any_healthy)
+        except FailoverError as e:
+            log.info("verify-serving: %s", e)
+        states = seen[0]
         healthy = states.count("healthy")
         if not healthy:
             why = f"targets {states}" if states else "no target registered"
