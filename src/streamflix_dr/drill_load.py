@@ -7,7 +7,8 @@ of the emulator. Figures it produces:
 
 * per store (``rds`` titles, ``redis`` sessions, ``efs`` media): ``acknowledged`` (the app answered 201),
   ``found`` (read back through the DR load balancer after the failover), ``lost`` and ``rpo_seconds`` (age,
-  at the failure instant, of the newest acknowledged write that was lost; 0 when none was lost);
+  at the failure instant, of the OLDEST acknowledged write that was lost: the window of acknowledged writes
+  the store lost, which is what a recovery point objective bounds; 0 when none was lost);
 * ``unavailable_seconds`` ``read``/``write``: from the first failed request to the first successful one after
   it, as this client saw them;
 * the fence: writes through the OLD primary load balancer acknowledged after a given instant.
@@ -197,12 +198,15 @@ class LoadClient:
         result: dict[str, dict[str, Any]] = {}
         for store, keys in self.acknowledged().items():
             lost_times = [sent for key, sent in keys.items() if not self._read(store, key, "dr").ok]
-            newest_lost = max(lost_times) if lost_times else None
+            # The recovery point is just before the oldest lost write: everything acknowledged since then
+            # may be gone, so its age at the failure is the data-loss window (the newest lost write's age
+            # would be near 0 whatever the window).
+            oldest_lost = min(lost_times) if lost_times else None
             result[store] = {
                 "acknowledged": len(keys),
                 "found": len(keys) - len(lost_times),
                 "lost": len(lost_times),
-                "rpo_seconds": round(max(0.0, failed_at - newest_lost), 3) if newest_lost is not None else 0,
+                "rpo_seconds": round(max(0.0, failed_at - oldest_lost), 3) if oldest_lost is not None else 0,
             }
         return result
 

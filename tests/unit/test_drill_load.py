@@ -3,6 +3,8 @@ fence, what counts as acknowledged."""
 
 from __future__ import annotations
 
+import pytest
+
 from streamflix_dr.drill_load import Attempt, LoadClient
 
 T = 1_000.0  # the failure instant
@@ -56,3 +58,24 @@ def test_acknowledged_is_the_201s_with_their_send_time() -> None:
     client = _client(_w("rds", "primary", 1, T - 2, 201), _w("rds", "primary", 2, T - 1, 500))
     assert client.acknowledged()["rds"] == {"rds-1": T - 2}
     assert client.dr_acknowledged_after(T) == {"rds": 0, "redis": 0, "efs": 0}
+
+
+def test_rpo_is_the_age_of_the_oldest_lost_acknowledged_write() -> None:
+    """Three EFS writes acknowledged 3, 2 and 1 s before the failure were lost (the last sync was before
+    them), the one 4 s before was found: 3 s of acknowledged writes are gone, the RPO is 3 s."""
+    client = _client(
+        _w("efs", "primary", 1, T - 4, 201),
+        _w("efs", "primary", 2, T - 3, 201),
+        _w("efs", "primary", 3, T - 2, 201),
+        _w("efs", "primary", 4, T - 1, 201),
+    )
+    found = {"efs-1"}
+
+    def read(self: LoadClient, store: str, key: str, via: str, op: int = 0) -> Attempt:
+        return Attempt("read", store, key, via, op, T + 10, T + 10.1, 200 if key in found else 404)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LoadClient, "_read", read)
+        figures = client.read_back(T)
+    assert figures["efs"] == {"acknowledged": 4, "found": 1, "lost": 3, "rpo_seconds": 3.0}
+    assert figures["rds"] == {"acknowledged": 0, "found": 0, "lost": 0, "rpo_seconds": 0}
