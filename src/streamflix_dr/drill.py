@@ -301,6 +301,9 @@ def _failover_under_load(c: _Cycle, resolved: Any, *, label: str) -> FailoverRun
         progress(f"{label}: failing {env.primary_region} (its APIs and its engines, at one instant)")
         failed_at = time.time()
         dp.fail_region(env.primary_region)
+        # The outage takes effect at one instant between the call and its answer: a write sent in
+        # between may still be acknowledged. The fence is judged from when the region is surely down.
+        down_at = time.time()
         latency = Latency(actions=load_model(), scale=1.0 / opts.time_scale, enabled=True, sleep=time.sleep)
         runner = build_runner(
             factory,
@@ -329,7 +332,7 @@ def _failover_under_load(c: _Cycle, resolved: Any, *, label: str) -> FailoverRun
     figures = load.read_back(failed_at)
     unavailable = load.unavailable_seconds(failed_at)
     unavailable_by_store = load.unavailable_by_store(failed_at)
-    fence = _fence(load, result, failed_at, env.primary_region)
+    fence = _fence(load, result, down_at, env.primary_region)
     dr_writes = load.dr_acknowledged_after(result.ended_at)
     for store, d in figures.items():
         progress(
