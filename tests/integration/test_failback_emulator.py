@@ -150,9 +150,21 @@ def _killed_then_resumed(w: Env, phase: Phase, region: str, service: str, operat
         client.meta.events.unregister(event, hook)
     assert seen["n"] == 1, f"{operation} was never called in {phase.value}"
     # The operator makes sure the first run is dead, then reruns the same command with --break-lock.
-    result = _run(w, phase, owner="second", break_lock=True)
+    again = {"n": 0}
+
+    def count(**_: Any) -> None:
+        again["n"] += 1
+
+    before = event.replace("after-call.", "before-call.", 1)
+    client.meta.events.register(before, count)
+    try:
+        result = _run(w, phase, owner="second", break_lock=True)
+    finally:
+        client.meta.events.unregister(before, count)
     assert result.succeeded, result.error
     assert result.resumed, "the rerun must resume the killed operation, not start a new one"
+    # The action the killed run made is found in AWS by the step's check, not made a second time.
+    assert again["n"] == 0, f"{operation} was called again on resume"
     return result
 
 
@@ -208,7 +220,8 @@ def test_reprotect_killed_after_the_replica_request_resumes(world: Env) -> None:
 
 
 def test_cutback_refuses_to_promote_while_rds_has_not_drained(world: Env) -> None:
-    """A DR write the primary-side replica has not replayed stops the cut-back before any promotion."""
+    """A DR write the primary-side replica has not replayed stops the cut-back before any promotion; once
+    it has, the rerun is killed after the promotion request and the next rerun finishes the cut-back."""
     from streamflix_dr_emulator.engines import rds_hooks  # noqa: PLC0415
 
     w = world
@@ -237,9 +250,10 @@ def test_cutback_refuses_to_promote_while_rds_has_not_drained(world: Env) -> Non
     from streamflix_dr_emulator.client import DataPlaneClient  # noqa: PLC0415
 
     DataPlaneClient(w.endpoint).sync()
-    resumed = _run(w, Phase.CUTBACK, owner="cut-2", break_lock=True)
-    assert resumed.succeeded, resumed.error
-    assert resumed.resumed
+    # The rerun is killed right after the promotion request reached AWS; the next rerun finds the
+    # promotion made (not repeated) and goes on.
+    resumed = _killed_then_resumed(w, Phase.CUTBACK, w.env.primary_region, "rds", "PromoteReadReplica")
+    assert resumed.step(FailbackStepId.PROMOTE_RDS.value).status.value == "done"
     # eu-west-2 serves from real tasks only: every target is one of its app processes, health-checked.
     health = w.factory.client("elbv2", w.env.primary_region).describe_target_health(
         TargetGroupArn=topo.primary.target_group_arn

@@ -521,10 +521,13 @@ class PromoteBack(Step):
         db = rds_instance(ctx, t.primary.region, t.primary.db_id)
         if db is None:
             raise FailbackError(f"{t.primary.region}: {t.primary.db_id} does not exist.", fix="run reprotect")
+        if db.get("ReadReplicaSourceDBInstanceIdentifier") and db.get("DBInstanceStatus") != "available":
+            # Refused while backing-up or modifying [API PromoteReadReplica]. It may also be a promotion
+            # already under way (a run killed after its request): the instance names its source until the
+            # promotion's reboot is over, then not any more.
+            _wait_available(ctx, t.primary.region, t.primary.db_id)
+            db = rds_instance(ctx, t.primary.region, t.primary.db_id) or db
         if db.get("ReadReplicaSourceDBInstanceIdentifier"):
-            if db.get("DBInstanceStatus") != "available":
-                # Refused while backing-up or modifying [API PromoteReadReplica].
-                _wait_available(ctx, t.primary.region, t.primary.db_id)
             ctx.client("rds", t.primary.region).promote_read_replica(
                 DBInstanceIdentifier=t.primary.db_id,
                 BackupRetentionPeriod=max(1, t.primary.db_backup_retention),
