@@ -370,7 +370,7 @@ def _failback_under_load(c: _Cycle) -> dict[str, Any]:
     acknowledged write is then read back through the primary's load balancer."""
     env, factory, dp, opts = c.env, c.factory, c.dp, c.opts
     primary_lb, dr_lb, progress, on_event = c.primary_lb, c.dr_lb, c.progress, c.on_event
-    from streamflix_dr.failback.base import Phase  # noqa: PLC0415 - the drill's failback half
+    from streamflix_dr.failback.base import FailbackStepId, Phase  # noqa: PLC0415 - the drill's failback half
     from streamflix_dr.failback.report import build_failback_report  # noqa: PLC0415
     from streamflix_dr.failback.session import build_failback_runner, resolve_failback  # noqa: PLC0415
 
@@ -448,7 +448,12 @@ def _failback_under_load(c: _Cycle) -> dict[str, Any]:
             )
         # Without a Global Datastore the cache is not replicated in either direction: sessions written
         # in the DR region stay there (users sign in again), as after the failover.
-        must_keep = {s: n for s, n in lost.items() if s != "redis" or topo.global_datastore_id}
+        # The same when the failover could only detach the DR member (the primary region was down): a
+        # standalone group cannot rejoin with its data, so the re-protect reports the cache as not
+        # carried back (metric cache_carried_back 0).
+        rec = results[Phase.REPROTECT.value].step(FailbackStepId.REPROTECT_REDIS.value) if results else None
+        carried = not (rec is not None and rec.metrics.get("cache_carried_back") == 0.0)
+        must_keep = {s: n for s, n in lost.items() if s != "redis" or (topo.global_datastore_id and carried)}
         if any(must_keep.values()):
             errors.append(f"acknowledged writes lost in the failback: {must_keep}")
         primary_writes = (

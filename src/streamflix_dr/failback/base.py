@@ -99,6 +99,9 @@ class Side:
     db_fence_security_group: str = ""
     fs_id: str = ""
     redis_group_id: str = ""
+    # What the stack declares for its cache (physical ids of RedisSubnetGroup / RedisSecurityGroup).
+    redis_subnet_group: str = ""
+    redis_security_groups: tuple[str, ...] = ()
     ecs_cluster: str = ""
     ecs_service: str = ""
     desired_count: int = 0

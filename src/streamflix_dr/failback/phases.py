@@ -24,7 +24,13 @@ from streamflix_dr.failback.rds import (
     is_replica_of,
     set_read_only,
 )
-from streamflix_dr.failback.redis import DrainRedis, EnsureSecondary, FailbackRedis, member_role
+from streamflix_dr.failback.redis import (
+    DrainRedis,
+    EnsureSecondary,
+    FailbackRedis,
+    detached_while_primary,
+    member_role,
+)
 from streamflix_dr.failback.secrets import DrainSecrets, ReplicateSecretsFromPrimary, replicated
 from streamflix_dr.runbook.steps import Step, StepContext, StepOutcome, latest_metric
 from streamflix_dr.runbook.topology import Topology
@@ -109,9 +115,13 @@ class DirectionReadiness(Step):
             d = destination(rep)
             if d.get("FileSystemId") != dest.fs_id or d.get("Status") != "ENABLED":
                 out.append(f"EFS {src.fs_id} does not replicate into {dest.fs_id}")
-        if t.global_datastore_id and member_role(
-            ctx, dest.region, t.global_datastore_id, dest.redis_group_id
-        ) != ("SECONDARY"):
+        if (
+            t.global_datastore_id
+            and member_role(ctx, dest.region, t.global_datastore_id, dest.redis_group_id) != "SECONDARY"
+            and not (dest is t.primary and detached_while_primary(ctx, dest, src, t.global_datastore_id))
+        ):
+            # (Towards the primary, a DR member detached at failover leaves nothing to replicate back: the
+            # re-protect step said so and the primary keeps its own cache.)
             out.append(f"Redis {dest.redis_group_id} is not a secondary")
         if dest is t.dr:
             out.extend(f"secret {n} not replicated" for n in t.secret_names if not replicated(ctx, n))

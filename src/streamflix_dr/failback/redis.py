@@ -33,6 +33,18 @@ from streamflix_dr.runbook.topology import Topology
 log = logging.getLogger(__name__)
 
 
+def detached_while_primary(ctx: StepContext, dest: Side, src: Side, gid: str) -> bool:
+    """``dest`` is still the datastore's primary and ``src`` left it: the failover could only disassociate
+    the DR member (its region's primary did not answer a coordinated failover). No reverse replication of
+    the cache exists then: a standalone group cannot rejoin with its data (ElastiCache UG, Global
+    Datastore: a secondary is created empty and syncs in full), so the primary side keeps serving its own
+    keys and the sessions written during DR are not carried back (the app refills the cache)."""
+    return (
+        member_role(ctx, dest.region, gid, dest.redis_group_id) == "PRIMARY"
+        and member_role(ctx, src.region, gid, src.redis_group_id) is None
+    )
+
+
 def member_role(ctx: StepContext, region: str, global_id: str, rg_id: str) -> str | None:
     """PRIMARY / SECONDARY, or None when ``rg_id`` is not a member (or the datastore is gone)."""
     try:
@@ -118,6 +130,8 @@ class EnsureSecondary(Step):
                         f"made in {src.region} "
                         "during DR: flush it at cut-back or let the app refill it"
                     ],
+                    # Read by reports: the cache written during DR is not carried back (0 = not carried).
+                    metrics={"cache_carried_back": 0.0},
                 )
             raise FailbackError(
                 f"{dest.region}: {dest.redis_group_id} is the primary of {gid}, the wrong way round.",
@@ -161,15 +175,36 @@ class EnsureSecondary(Step):
         }
         members = (existing or {}).get("MemberClusters") or []
         if members:
+            spec["NumCacheClusters"] = len(members)
+        # The network the stack declares for this region's cache (so the stack matches again); the live
+        # group's first node when the stack's resources are not known.
+        if dest.redis_subnet_group:
+            spec["CacheSubnetGroupName"] = dest.redis_subnet_group
+        if dest.redis_security_groups:
+            spec["SecurityGroupIds"] = list(dest.redis_security_groups)
+        if members and "CacheSubnetGroupName" not in spec:
             cluster = ctx.client("elasticache", dest.region).describe_cache_clusters(
                 CacheClusterId=members[0]
             )["CacheClusters"][0]
             if cluster.get("CacheSubnetGroupName"):
                 spec["CacheSubnetGroupName"] = cluster["CacheSubnetGroupName"]
             sgs = [g["SecurityGroupId"] for g in cluster.get("SecurityGroups") or []]
-            if sgs:
+            if sgs and "SecurityGroupIds" not in spec:
                 spec["SecurityGroupIds"] = sgs
-            spec["NumCacheClusters"] = len(members)
+        # The AUTH token is not inherited from the primary: the template passes the environment's token
+        # (the secret replicated to every region) to the secondary too. Read it where the primary is.
+        token_secret = next((n for n in t.secret_names if "redis" in n.lower()), "")
+        if token_secret:
+            src = ft(t).other(dest)
+            try:
+                value = ctx.client("secretsmanager", src.region).get_secret_value(SecretId=token_secret)
+            except ClientError as e:
+                raise FailbackError(
+                    f"{src.region}: the Redis AUTH token secret {token_secret} is not readable ({e}).",
+                    fix="check the secret exists in that region and the tool may read it, then rerun",
+                ) from e
+            if value.get("SecretString"):
+                spec["AuthToken"] = value["SecretString"]
         if (existing or {}).get("KmsKeyId"):
             spec["KmsKeyId"] = existing["KmsKeyId"]  # type: ignore[index]
         if "CacheSubnetGroupName" not in spec:
@@ -206,6 +241,15 @@ class DrainRedis(Step):
             return StepOutcome(message="no Global Datastore", skipped=True, metrics={"lost_seconds": None})
         role = member_role(ctx, t.primary.region, t.global_datastore_id, t.primary.redis_group_id)
         if role == "PRIMARY":
+            if detached_while_primary(ctx, t.primary, t.dr, t.global_datastore_id):
+                return StepOutcome(
+                    message="primary cache kept (the DR member was detached at failover)",
+                    warnings=[
+                        f"{t.primary.redis_group_id} keeps its own keys: cache writes made in {t.dr.region} "
+                        "during DR are not carried back (the app refills the cache)"
+                    ],
+                    metrics={"lost_seconds": None},
+                )
             return StepOutcome(message="primary cache already primary", metrics={"lost_seconds": 0.0})
         if role is None:
             return StepOutcome(

@@ -76,6 +76,8 @@ def side_from_stack(
         db_fence_security_group=outputs.get(OUTPUT_DB_FENCE_SECURITY_GROUP_ID, ""),
         fs_id=outputs.get(Output.FILE_SYSTEM_ID, ""),
         redis_group_id=outputs.get(Output.REDIS_REPLICATION_GROUP_ID, ""),
+        redis_subnet_group=physical.get("RedisSubnetGroup", ""),
+        redis_security_groups=tuple(s for s in (physical.get("RedisSecurityGroup", ""),) if s),
         ecs_cluster=outputs.get(Output.ECS_CLUSTER_NAME, ""),
         ecs_service=outputs.get(Output.ECS_SERVICE_NAME, ""),
         desired_count=desired,

@@ -47,6 +47,13 @@ log = logging.getLogger(__name__)
 _lock = threading.RLock()
 # (account, region, replication group id) -> one node per node group, in node-group order.
 _groups: dict[tuple[str, str, str], list[ValkeyNode]] = {}
+# (account, region, node name) -> the TLS front that stands for a deleted group's endpoint. On AWS a
+# replication group's primary endpoint is "<group id>.<hash>.<region-code>.cache.amazonaws.com" (API
+# NodeGroup.PrimaryEndpoint; "master.<group id>..." with in-transit encryption): it follows the group id,
+# so a group re-created under the same id (a Global Datastore secondary rebuilt after a failover) answers
+# at the same endpoint, which the stacks' task definitions carry. The local front (its port) is kept per
+# name for that reason; while no group holds the name it reaches nothing.
+_names: dict[tuple[str, str, str], net.TlsFront] = {}
 # frozenset({region_a, region_b}) -> (round trip seconds, bandwidth bytes/s or None)
 _link_settings: dict[frozenset[str], tuple[float, float | None]] = {}
 _ca: tuple[Path, net.CertificateAuthority] | None = None
@@ -94,7 +101,11 @@ def forget_all() -> None:
     global _ca  # noqa: PLW0603
     with _lock:
         _groups.clear()
+        fronts = list(_names.values())
+        _names.clear()
         _ca = None
+    for front in fronts:
+        front.close()
 
 
 def _exc(code: str, message: str) -> Exception:
@@ -128,9 +139,16 @@ def _set_endpoints(rg: Any, started: list[ValkeyNode]) -> None:
             member["read_endpoint"] = {"address": host, "port": port}
 
 
-def _start_group(account_id: str, region: str, rg: Any, kwargs: dict[str, Any]) -> list[ValkeyNode]:
+def _start_group(
+    account_id: str, region: str, rg: Any, kwargs: dict[str, Any], upstream: list[ValkeyNode] | None = None
+) -> list[ValkeyNode]:
     rg_id = str(rg.replication_group_id)
     tls = bool(kwargs.get("transit_encryption_enabled"))
+    if upstream:
+        # A Global Datastore secondary inherits in-transit encryption from the primary: the API refuses
+        # TransitEncryptionEnabled with GlobalReplicationGroupId (cfn/elasticache.py
+        # INHERITED_FROM_GLOBAL has the sources), so the secondary's engine runs as the primary's does.
+        tls = tls or upstream[0].tls
     # CloudFormation resolves {{resolve:secretsmanager:...}} before the handler calls CreateReplicationGroup;
     # moto passes the reference through, so resolve it here as rds_hooks does for the master password
     # (the template's AuthToken is such a reference: without this the server's requirepass is the
@@ -185,7 +203,7 @@ def _hook_create(original: Any) -> Any:
         rg = original(self, *args, **kwargs)
         rg_id = str(rg.replication_group_id)
         try:
-            started = _start_group(self.account_id, self.region_name, rg, kwargs)
+            started = _start_group(self.account_id, self.region_name, rg, kwargs, upstream)
             if upstream:
                 rtt, bandwidth = _link_for(self.region_name, upstream[0].region)
                 for node, source in zip(started, upstream, strict=False):
@@ -193,6 +211,7 @@ def _hook_create(original: Any) -> Any:
         except ValkeyEngineError as e:
             self.replication_groups.pop(rg_id, None)
             raise _exc("InvalidReplicationGroupState", f"Replication group {rg_id}: {e}") from e
+        _adopt_names(self.account_id, self.region_name, started)
         _set_endpoints(rg, started)
         with _lock:
             _groups[(self.account_id, self.region_name, rg_id)] = started
@@ -205,7 +224,34 @@ def _stop_group(account_id: str, region: str, rg_id: str) -> None:
     with _lock:
         found = _groups.pop((account_id, region, rg_id), [])
     for node in found:
+        front = node.front
+        if front is not None:
+            # The endpoint outlives the group (module note on _names): it reaches nothing for now.
+            front.backend_host = str(Path(str(front.backend_host)).with_name("gone.sock"))
+            front.backend_port = 0
+
+            async def drop(front: net.TlsFront = front) -> None:
+                front._drop_all()
+
+            front._run_now(drop)
+            node.front = None
+            with _lock:
+                _names[(account_id, region, node.name)] = front
         node.stop()
+
+
+def _adopt_names(account_id: str, region: str, started: list[ValkeyNode]) -> None:
+    """A group created under an id that had an endpoint before answers at that endpoint again."""
+    for node in started:
+        with _lock:
+            named = _names.pop((account_id, region, node.name), None)
+        if named is None or node.front is None:
+            continue
+        fresh = node.front
+        named.backend_host, named.backend_port = fresh.backend_host, fresh.backend_port
+        named.preamble = fresh.preamble
+        fresh.close()
+        node.front = named
 
 
 def _hook_delete(original: Any) -> Any:
