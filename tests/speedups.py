@@ -1,4 +1,8 @@
-"""Process-wide test speed-ups that change no behaviour under test (every suite: unit, emulator, integration).
+"""Process-wide test speed-ups that change no behaviour under test; a suite's conftest calls ``install()``.
+
+Not a conftest.py of tests/: ruff (``src = ["src", "tests"]``) would then take the ``conftest`` that the
+failback tests import from their own folder for a first-party module. Loaded by path (``_install_speedups``
+in tests/unit/conftest.py and tests/emulator/conftest.py), so no folder is put on ``sys.path``.
 
 Measured on tests/unit/runbook/test_steps.py with cProfile (issue 10, test-suite budget): most of a test's
 time went to moto building 100k+ default AMIs for every EC2 backend it creates, and to botocore decoding
@@ -21,8 +25,6 @@ from typing import Any
 import boto3
 import botocore.loaders
 import botocore.session
-
-os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 class _SearchPaths(list[str]):
@@ -51,4 +53,7 @@ def _shared_loader(search_path_string: str | None = None) -> Any:
     return loader
 
 
-botocore.session.create_loader = _shared_loader  # type: ignore[assignment]
+def install() -> None:
+    """Both speed-ups, for the rest of the process (idempotent)."""
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    botocore.session.create_loader = _shared_loader  # type: ignore[assignment]
