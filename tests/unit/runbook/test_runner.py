@@ -147,12 +147,15 @@ def test_throttling_mid_run_is_retried_by_the_aws_layer(
 ) -> None:
     dynamo = aws.client("dynamodb", DR)
     state = {"calls": 0, "throttled": 0}
+    counting = threading.Lock()  # the steps' threads share the client: count and decide in one go
 
     def throttle(request: Any, **_: Any) -> AWSResponse | None:
-        state["calls"] += 1
-        # Throttle two calls in the middle of the run: botocore's standard retry mode must absorb them.
-        if state["calls"] in (6, 12):
-            state["throttled"] += 1
+        with counting:
+            state["calls"] += 1
+            # Throttle two calls in the middle of the run: botocore's standard retry mode must absorb them.
+            throttled = state["calls"] in (6, 12)
+            state["throttled"] += int(throttled)
+        if throttled:
             body = json.dumps(
                 {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
             ).encode()
