@@ -31,10 +31,25 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # Three processes: the emulator's extension patches moto's backends for the whole process, and the unit tests
-# run on plain moto (mock_aws), so they must not share a process with the emulator's tests.
+# run on plain moto (mock_aws), so they must not share a process with the emulator's tests. The three are
+# independent (each emulator picks free ports, pytest's temp folders are per process), so they run at once:
+# the emulator and integration suites spend much of their time waiting on sockets and engine processes, which
+# the unit suite's CPU work fills. Each suite's output is shown in one piece when it ends (--output-sync).
+# `make test TEST_JOBS=1` runs them one after the other. Timing: benchmarks/test_suite.py.
+TEST_JOBS ?= 3
+TEST_SUITES := test-unit test-emulator test-integration
+.PHONY: $(TEST_SUITES)
+
 test: $(STAMP) $(CHECKOV_STAMP) lint
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(TEST_SUITES)
+
+test-unit: $(STAMP) $(CHECKOV_STAMP)
 	STREAMFLIX_DR_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest tests/unit
+
+test-emulator: $(STAMP)
 	$(PY) -m pytest tests/emulator
+
+test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
 unit: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import uuid
@@ -18,6 +19,19 @@ from streamflix_dr_emulator import server
 
 # --import-mode=importlib does not put test folders on sys.path; api_support is shared by these tests.
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def _install_speedups() -> None:
+    """tests/speedups.py for this process (no behaviour under test changes; see its docstring)."""
+    path = Path(__file__).resolve().parents[1] / "speedups.py"
+    spec = importlib.util.spec_from_file_location("streamflix_dr_test_speedups", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.install()
+
+
+_install_speedups()
 
 REGION = "us-east-1"
 PEER_REGION = "eu-west-2"

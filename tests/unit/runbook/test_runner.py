@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +147,15 @@ def test_throttling_mid_run_is_retried_by_the_aws_layer(
 ) -> None:
     dynamo = aws.client("dynamodb", DR)
     state = {"calls": 0, "throttled": 0}
+    counting = threading.Lock()  # the steps' threads share the client: count and decide in one go
 
     def throttle(request: Any, **_: Any) -> AWSResponse | None:
-        state["calls"] += 1
-        # Throttle two calls in the middle of the run: botocore's standard retry mode must absorb them.
-        if state["calls"] in (6, 12):
-            state["throttled"] += 1
+        with counting:
+            state["calls"] += 1
+            # Throttle two calls in the middle of the run: botocore's standard retry mode must absorb them.
+            throttled = state["calls"] in (6, 12)
+            state["throttled"] += int(throttled)
+        if throttled:
             body = json.dumps(
                 {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
             ).encode()
@@ -242,11 +246,46 @@ def _dag_stages(fence_fails: bool = False) -> list[tuple[str, list[Any], bool]]:
     ]
 
 
+class _FenceThatSeesThePromotion(FakeStep):
+    """A fence that ends only once the promotion has started (or after 10 s of real time, saying so).
+
+    Without it the order of the two threads decides the test: on a busy machine the fence could run to
+    its end before the promotion's thread was scheduled, and the promotion would look as if it waited."""
+
+    def __init__(self, promotion_started: threading.Event) -> None:
+        super().__init__(StepId.FENCE_PRIMARY, 30)
+        self.promotion_started = promotion_started
+        self.saw_promotion = False
+
+    def run(self, ctx: Any) -> Any:
+        self.saw_promotion = self.promotion_started.wait(10)
+        return super().run(ctx)
+
+
+class _PromotionThatSignals(FakeStep):
+    def __init__(self, started: threading.Event) -> None:
+        super().__init__(StepId.PROMOTE_DB, 300)
+        self.started = started
+
+    def run(self, ctx: Any) -> Any:
+        self.started.set()
+        return super().run(ctx)
+
+
 def test_a_step_starts_only_after_the_steps_it_waits_for(
     aws: ClientFactory, topology: Any, clock: FakeClock, tmp_path: Path
 ) -> None:
-    result = make_runner(aws, topology, clock, tmp_path, stages=_dag_stages()).run()
+    promotion_started = threading.Event()
+    fence_step = _FenceThatSeesThePromotion(promotion_started)
+    dns_step = FakeStep(StepId.SWITCH_DNS, 150)
+    dns_step.after = (StepId.FENCE_PRIMARY,)
+    stages = [
+        ("failover", [fence_step, _PromotionThatSignals(promotion_started), dns_step], True),
+        ("verify", [FakeStep(StepId.VERIFY_SERVING, 10)], False),
+    ]
+    result = make_runner(aws, topology, clock, tmp_path, stages=stages).run()
     assert result.succeeded, result.error
+    assert fence_step.saw_promotion, "promote-db did not start while fence-primary ran"
     fence, promote, dns = (result.step(s) for s in ("fence-primary", "promote-db", "switch-dns"))
     assert fence and promote and dns
     assert dns.started_at is not None and fence.ended_at is not None
