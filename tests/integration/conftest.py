@@ -23,11 +23,27 @@ import yaml
 # --import-mode=importlib does not put test folders on sys.path; the helpers are shared by these tests.
 sys.path.insert(0, str(Path(__file__).parent))
 
+
 from integration_support import ENV_NAME, LIVE, Deployment, emulator_timeouts, factory_for
 
 from streamflix_dr.config import load_environment, parse_environment
 from streamflix_dr.deploy.orchestrator import deploy
 from streamflix_dr.template import load_template
+
+
+def _install_speedups() -> None:
+    """The process-wide test speed-ups of tests/speedups.py (no behaviour under test changes)."""
+    import importlib.util  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parents[1] / "speedups.py"
+    spec = importlib.util.spec_from_file_location("streamflix_dr_test_speedups", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.install()
+
+
+_install_speedups()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ where ``EMULATOR_CANNOT_SHOW`` is not consulted: there every resource must be ch
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import urllib.parse
@@ -100,6 +101,12 @@ def _key(physical: str) -> str:
     return re.split(r"[/:]", physical)[-1] or physical
 
 
+@functools.cache
+def _template() -> dict[str, Any]:
+    """The packaged template, decoded once per process (resolve_value only reads it)."""
+    return load_template()
+
+
 def declared(res: Res, value: Any) -> Any:
     """What the template declares for ``value`` in this stack: parameters, pseudo parameters, Fn::If,
     Fn::Sub and the like resolved (template_model.resolve_value); what names another resource becomes
@@ -107,7 +114,7 @@ def declared(res: Res, value: Any) -> Any:
     params = dict(res.params)
     params["AWS::Region"] = res.region
     params["AWS::AccountId"] = res.client("sts").get_caller_identity()["Account"]
-    resolved = resolve_value(value, load_template(), params)
+    resolved = resolve_value(value, _template(), params)
     physical = _stack_physical_ids(res)
 
     def pattern(node: Any) -> Any:
