@@ -36,8 +36,11 @@ lint: $(STAMP)
 # the emulator and integration suites spend much of their time waiting on sockets and engine processes, which
 # the unit suite's CPU work fills. Each suite's output is shown in one piece when it ends (--output-sync).
 # `make test TEST_JOBS=1` runs them one after the other. Timing: benchmarks/test_suite.py.
-TEST_JOBS ?= 3
-TEST_SUITES := test-unit test-emulator test-integration
+# The integration suite runs as two processes: the DR-cycle tests (the drill and the failback, each on its
+# own environment and real engines) beside the rest (the session deployments and what reads them).
+TEST_JOBS ?= 4
+CYCLE_TESTS := tests/integration/test_drill_emulator.py tests/integration/test_failback_emulator.py
+TEST_SUITES := test-unit test-emulator test-integration test-integration-cycle
 .PHONY: $(TEST_SUITES)
 
 test: $(STAMP) $(CHECKOV_STAMP) lint
@@ -50,7 +53,10 @@ test-emulator: $(STAMP)
 	$(PY) -m pytest tests/emulator
 
 test-integration: $(STAMP)
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration $(addprefix --ignore=,$(CYCLE_TESTS))
+
+test-integration-cycle: $(STAMP)
+	$(PY) -m pytest $(CYCLE_TESTS)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

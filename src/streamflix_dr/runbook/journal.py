@@ -207,6 +207,10 @@ class DynamoJournal:
             )
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if self._already_written(operation_id, record):
+                    # Our own earlier attempt was applied, its answer lost (a timeout or a throttled
+                    # response retried by the AWS layer): the retry meets its own finished record.
+                    return
                 raise FailoverError(
                     f"{self.region}/{self.table}: step {record.step} of {operation_id} is already "
                     "finished; another run recorded it.",
@@ -215,6 +219,18 @@ class DynamoJournal:
             raise self._fail("cannot write the journal", e) from e
         except BotoCoreError as e:
             raise self._fail("cannot write the journal", e) from e
+
+    def _already_written(self, operation_id: str, record: StepRecord) -> bool:
+        """True when the table holds exactly ``record`` (read with strong consistency)."""
+        try:
+            item = self.client.get_item(
+                TableName=self.table,
+                ConsistentRead=True,
+                Key={"pk": {"S": f"op#{operation_id}"}, "sk": {"S": f"step#{record.step}"}},
+            ).get("Item")
+        except (ClientError, BotoCoreError):
+            return False
+        return bool(item) and json.loads(item["body"]["S"]) == json.loads(json.dumps(record.to_dict()))
 
 
 class LocalJournal:

@@ -345,3 +345,20 @@ def test_long_steps_are_reported_while_they_run(
     assert all(m.startswith("still running: promote-db (") for m in waiting), waiting
     # One line per 10 s of the 40 s step at most, not one per poll.
     assert len(waiting) <= 4, waiting
+
+
+def test_a_retried_journal_write_that_was_applied_is_not_a_conflict(aws: ClientFactory) -> None:
+    """A put whose answer was lost (timeout, throttled response) and is retried meets its own finished
+    record: that is success. A different record over a finished one is still refused."""
+    from streamflix_dr.errors import FailoverError  # noqa: PLC0415
+    from streamflix_dr.runbook.journal import StepRecord  # noqa: PLC0415
+
+    journal = DynamoJournal(aws.client("dynamodb", DR), TABLE, DR)
+    done = StepRecord(
+        step="promote-db", status=StepStatus.DONE, message="promoted", started_at=1.0, ended_at=2.0
+    )
+    journal.put_step("op-1", done)
+    journal.put_step("op-1", done)  # the retry of the same write
+    assert journal.steps("op-1")["promote-db"].message == "promoted"
+    with pytest.raises(FailoverError, match="already finished"):
+        journal.put_step("op-1", StepRecord(step="promote-db", status=StepStatus.FAILED, message="boom"))
