@@ -170,7 +170,8 @@ def test_drill_under_load_on_real_engines(emulator_endpoint: str, engines_on: No
         assert isinstance(d["lost"], int) and isinstance(d["found"], int), (store, d)
         assert d["found"] + d["lost"] == d["acknowledged"], (store, d)
         assert d["lost"] >= 0 and d["rpo_seconds"] >= 0, (store, d)
-        assert (d["rpo_seconds"] == 0) == (d["lost"] == 0), (store, d)
+        # Nothing lost, no data-loss window (a write sent as the outage began may be lost with an age of 0)
+        assert d["lost"] > 0 or d["rpo_seconds"] == 0, (store, d)
     # The fence held: after the fence step (or the failure, when the old region is down) no write
     # through the old primary's load balancer was acknowledged.
     fence = report["fence"]
