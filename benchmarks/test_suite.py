@@ -1,6 +1,6 @@
 """Time the test suite as `make test` runs it (without lint): tests/unit, tests/emulator, tests/integration.
 
-    python benchmarks/test_suite.py [--suites unit emulator integration] [--parallel]
+    python benchmarks/test_suite.py [--suites unit emulator integration] [--parallel | --as-make-test]
                                     [--baseline REF] [--json reports/test-suite.json]
 
 Each suite is its own pytest process, as in the Makefile (the emulator's patches apply to a whole process,
@@ -82,8 +82,19 @@ def _checkov_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+# The DR-cycle integration tests that `make test` runs as a process of their own (Makefile CYCLE_TESTS).
+CYCLE_TESTS = ("tests/integration/test_drill_emulator.py", "tests/integration/test_failback_emulator.py")
+
+
 def _command(suite: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", f"tests/{suite}", "-q", "-p", "no:cacheprovider"]
+    """pytest for one suite; ``integration-cycle`` and ``integration-rest`` are make test's split."""
+    if suite == "integration-cycle":
+        targets = list(CYCLE_TESTS)
+    elif suite == "integration-rest":
+        targets = ["tests/integration", *(f"--ignore={t}" for t in CYCLE_TESTS)]
+    else:
+        targets = [f"tests/{suite}"]
+    return [sys.executable, "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider"]
 
 
 def _summary(output: str) -> str:
@@ -218,8 +229,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the baseline's suites at once too (default: one after the other, as its Makefile did)",
     )
+    parser.add_argument(
+        "--as-make-test",
+        action="store_true",
+        help="this checkout as `make test` runs it: unit, emulator, the integration suite without the "
+        "DR-cycle tests and those tests, four processes at once (implies --parallel)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
+    current_suites = list(args.suites)
+    if args.as_make_test:
+        args.parallel = True
+        current_suites = [s for s in args.suites if s != "integration"]
+        if "integration" in args.suites:
+            current_suites += ["integration-rest", "integration-cycle"]
 
     env = _checkov_env(dict(os.environ))
     report: dict[str, Any] = {"cpus": os.cpu_count(), "python": sys.executable}
@@ -248,15 +271,16 @@ def main(argv: list[str] | None = None) -> int:
         if baseline is not None and baseline.parallel:
             run_parallel(baseline, base_env, args.suites)
         if current.parallel:
-            run_parallel(current, env, args.suites)
+            run_parallel(current, env, current_suites)
     report["current"] = asdict(current)
     if baseline is not None:
         report["baseline"] = asdict(baseline)
         report["ratio_total"] = current.total_wall_seconds / baseline.total_wall_seconds
+        by_suite = {b.suite: b for b in baseline.suites}
         report["ratio_by_suite"] = {
-            c.suite: c.wall_seconds / b.wall_seconds
-            for c, b in zip(current.suites, baseline.suites, strict=True)
-            if b.wall_seconds > 0
+            c.suite: c.wall_seconds / by_suite[c.suite].wall_seconds
+            for c in current.suites
+            if c.suite in by_suite and by_suite[c.suite].wall_seconds > 0
         }
     text = json.dumps(report, indent=2) + "\n"
     if args.json:
